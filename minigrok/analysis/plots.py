@@ -1,0 +1,32 @@
+"""Plots of runs (matplotlib, Agg backend: works without a screen)."""
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from ..io import _atomic_write  # noqa: E402
+
+
+def plot_accuracy_curves(runs, path, title=""):
+    """Train (dashed) and test (solid) accuracy vs epoch, log x, one colour per run.
+
+    runs: {label: metrics dict with 'epoch', 'train_acc', 'test_acc'}.
+    """
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for i, (label, m) in enumerate(runs.items()):
+        colour = f"C{i}"
+        epochs = [e + 1 for e in m["epoch"]]  # log axis: plot epoch n at n + 1
+        ax.plot(epochs, m["train_acc"], "--", color=colour, lw=1.2, label=f"{label} train")
+        ax.plot(epochs, m["test_acc"], "-", color=colour, lw=1.6, label=f"{label} test")
+    ax.set_xscale("log")
+    ax.set_xlabel("epoch + 1")
+    ax.set_ylabel("accuracy")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    _atomic_write(path, lambda f: fig.savefig(f, format=os.path.splitext(path)[1][1:] or "png", dpi=120))
+    plt.close(fig)

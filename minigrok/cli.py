@@ -1,0 +1,152 @@
+"""The `minigrok` command line: train, prune, ticket.
+
+Every bad argument ends with one line `minigrok: error: ...` and exit status 2, before any
+file is written.
+"""
+import argparse
+import os
+import sys
+
+from . import io
+from .errors import MinigrokError
+from .models import MODELS
+from .train import TRAIN_DEFAULTS, resume_run, run
+from .data.modular import OPERATIONS, SPLITS
+
+
+def _add_training_args(parser, defaults):
+    g = parser.add_argument_group("task and model")
+    g.add_argument("--model", default=defaults["model"], help="mlp (default) or transformer")
+    g.add_argument("--op", default=defaults["op"], help=f"one of {', '.join(OPERATIONS)}")
+    g.add_argument("--p", type=int, default=defaults["p"], help="modulus (default 67)")
+    g.add_argument("--frac", type=float, default=defaults["frac"], help="training fraction (default 0.4)")
+    g.add_argument("--split", default=defaults["split"], help=f"one of {', '.join(SPLITS)} (default sym)")
+    g.add_argument("--seed", type=int, default=defaults["seed"], help="seed of the split and the init")
+    g.add_argument("--dtype", default=defaults["dtype"], help="float32 (default) or float64")
+    g.add_argument("--backend", default=os.environ.get("MINIGROK_BACKEND") or defaults["backend"],
+                   help="numpy (default) or cupy; also MINIGROK_BACKEND")
+    g = parser.add_argument_group("optimiser and schedule")
+    g.add_argument("--epochs", type=int, default=defaults["epochs"], help="epoch cap (default 30000)")
+    g.add_argument("--lr", type=float, default=defaults["lr"], help="AdamW learning rate (1e-3)")
+    g.add_argument("--wd", type=float, default=defaults["weight_decay"], help="AdamW weight decay (1)")
+    g.add_argument("--beta1", type=float, default=defaults["betas"][0])
+    g.add_argument("--beta2", type=float, default=defaults["betas"][1])
+    g.add_argument("--eval-every", type=int, default=defaults["eval_every"],
+                   help="log metrics every k epochs (default 1)")
+    g.add_argument("--checkpoint-every", type=int, default=defaults["checkpoint_every"],
+                   help="save a resumable checkpoint every k epochs (default 1000)")
+    g.add_argument("--stop-after", type=int, default=defaults["stop_after"],
+                   help="stop once test accuracy has held >= --stop-threshold for N epochs")
+    g.add_argument("--stop-threshold", type=float, default=defaults["stop_threshold"])
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _training_config(args):
+    return {
+        "model": args.model, "op": args.op, "p": args.p, "frac": args.frac, "split": args.split,
+        "seed": args.seed, "dtype": args.dtype, "backend": args.backend, "epochs": args.epochs,
+        "lr": args.lr, "weight_decay": args.wd, "betas": [args.beta1, args.beta2],
+        "eps": TRAIN_DEFAULTS["eps"], "eval_every": args.eval_every,
+        "checkpoint_every": args.checkpoint_every, "stop_after": args.stop_after,
+        "stop_threshold": args.stop_threshold, "task": "modular",
+    }
+
+
+def _check_model(name):
+    if name not in MODELS:
+        raise MinigrokError(f"unknown model {name!r}; allowed: {', '.join(sorted(MODELS))}")
+
+
+def cmd_train(args):
+    if args.resume:
+        result = resume_run(args.resume, epochs=args.epochs_given, quiet=args.quiet)
+    else:
+        if not args.out:
+            raise MinigrokError("--out DIR is required (or --resume DIR)")
+        _check_model(args.model)
+        cfg = {**_training_config(args), "init": args.init, "mask": args.mask}
+        result = run(cfg, args.out, quiet=args.quiet)
+    s = result["summary"]
+    print(f"t_mem(0.99) = {s['t_mem']}, t_gen(0.99) = {s['t_gen']}, "
+          f"final test acc = {s['final']['test_acc']:.4f}; wrote {result['dir']}")
+
+
+def cmd_prune(args):
+    from .pruning.magnitude import density_from, magnitude_prune
+    density = density_from(args.rate, args.density)
+    if not args.out:
+        raise MinigrokError("--out MASK.npz is required")
+    params = io.load_npz(getattr(args, "from"))["params"]
+    if not params:
+        raise MinigrokError(f"{getattr(args, 'from')!r} holds no parameters")
+    masks = magnitude_prune(params, density=density, scope=args.scope)
+    kept = sum(int(m.sum()) for m in masks.values())
+    total = sum(m.size for m in masks.values())
+    io.save_npz(args.out, masks=masks, meta={"rate": 1 - density, "density": density,
+                                             "scope": args.scope, "from": getattr(args, "from")})
+    print(f"kept {kept} of {total} weights (density {kept / total:.4f}, rate {1 - kept / total:.4f}); "
+          f"wrote {args.out}")
+
+
+def cmd_ticket(args):
+    from .ticket import format_table, ticket_experiment
+    _check_model(args.model)
+    cfg = _training_config(args)
+    summary = ticket_experiment(cfg, args.out, rate=args.rate, scope=args.scope,
+                                rewind_epoch=args.rewind_epoch, quiet=args.quiet)
+    print(format_table(summary))
+    print(f"wrote {os.path.join(args.out, 'summary.json')} and {os.path.join(args.out, 'accuracy.png')}")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="minigrok", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train one model on a modular task")
+    _add_training_args(p, TRAIN_DEFAULTS)
+    p.add_argument("--out", help="run directory to create")
+    p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
+    p.add_argument("--init", help="start from the parameters of this .npz (e.g. DIR/init.npz)")
+    p.add_argument("--mask", help="train with this mask (.npz with mask/<name> arrays)")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("prune", help="magnitude-prune a checkpoint into a mask file")
+    p.add_argument("--from", required=True, help="checkpoint .npz whose weights are ranked")
+    p.add_argument("--rate", type=float, help="fraction of weights removed, in [0, 1)")
+    p.add_argument("--density", type=float, help="fraction of weights kept, in (0, 1]")
+    p.add_argument("--scope", default="global", help="global (default) or layer")
+    p.add_argument("--out", help="mask file to write")
+    p.set_defaults(func=cmd_prune)
+
+    from .ticket import TICKET_DEFAULTS
+    p = sub.add_parser("ticket", help="dense run, prune, rewind, ticket run, compare (the main job)")
+    _add_training_args(p, {**TRAIN_DEFAULTS, "stop_after": TICKET_DEFAULTS["stop_after"]})
+    p.add_argument("--rate", type=float, default=TICKET_DEFAULTS["rate"],
+                   help="pruning rate, fraction removed (default 0.6: keep 40%%)")
+    p.add_argument("--scope", default=TICKET_DEFAULTS["scope"], help="global (default) or layer")
+    p.add_argument("--rewind-epoch", type=int, default=TICKET_DEFAULTS["rewind_epoch"],
+                   help="rewind to the dense weights at this epoch (default 0: theta_0)")
+    p.add_argument("--out", default="runs/ticket", help="output folder (default runs/ticket)")
+    p.set_defaults(func=cmd_ticket)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parser.parse_args(argv)
+    args.epochs_given = getattr(args, "epochs", None) if "--epochs" in argv else None
+    try:
+        args.func(args)
+    except MinigrokError as exc:
+        print(f"minigrok: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("minigrok: interrupted; continue with --resume (train) or the same command (ticket)",
+              file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

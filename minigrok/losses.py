@@ -1,0 +1,48 @@
+"""Losses. Each returns (loss, dlogits): the mean loss as a 0-d float64 array and its
+gradient with respect to the model output, in the output's dtype."""
+from .backend import array_module
+from .layers import one_hot
+
+
+def log_softmax(logits):
+    """log softmax(z)_i = z_i - max(z) - log sum_j exp(z_j - max(z)), over the last axis."""
+    xp = array_module(logits)
+    shifted = logits - logits.max(axis=-1, keepdims=True)  # (..., V)
+    return shifted - xp.log(xp.exp(shifted).sum(axis=-1, keepdims=True))  # (..., V)
+
+
+def cross_entropy(logits, labels):
+    """L = -mean_b log softmax(z_b)[y_b], computed in float64 (the logits are upcast).
+
+    Gradient: dL/dz_b = (softmax(z_b) - onehot(y_b)) / B, cast back to the logits' dtype,
+    exactly what PyTorch gives for `F.cross_entropy(logits.double(), y)`. Leading axes
+    before the batch (stacked models) each get their own mean.
+    """
+    xp = array_module(logits)
+    z = logits.astype(xp.float64)  # (..., B, V)
+    logp = log_softmax(z)  # (..., B, V)
+    B = labels.shape[-1]
+    picked = xp.take_along_axis(logp, labels[..., None], axis=-1)[..., 0]  # (..., B)
+    loss = -picked.mean(axis=-1)  # (...)
+    dz = xp.exp(logp) - one_hot(labels, z.shape[-1], xp.float64)  # (..., B, V) softmax - onehot
+    dlogits = (dz / B).astype(logits.dtype)  # (..., B, V)
+    return loss, dlogits
+
+
+def accuracy(logits, labels):
+    """Fraction of rows whose arg-max equals the label (float64, per leading axis)."""
+    xp = array_module(logits)
+    return (logits.argmax(axis=-1) == labels).astype(xp.float64).mean(axis=-1)
+
+
+def mse(outputs, targets):
+    """L = mean over the B x K elements of (out - y)^2 (PyTorch's `F.mse_loss`).
+
+    Gradient: dL/dout = 2 (out - y) / (B K). Summed in float64.
+    """
+    xp = array_module(outputs)
+    diff = outputs - targets  # (..., B, K)
+    n = diff.shape[-1] * diff.shape[-2]
+    loss = (diff.astype(xp.float64) ** 2).sum(axis=(-1, -2)) / n  # (...)
+    dout = (2.0 / n) * diff  # (..., B, K)
+    return loss, dout

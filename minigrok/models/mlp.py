@@ -1,0 +1,62 @@
+"""The embedding MLP of the grokking-tickets papers (no biases, no LayerNorm).
+
+    e      = W_E[:, a] + W_E[:, b]        (B, d_emb)     sum of the two token embeddings
+    h      = relu(e @ W_in.T)             (B, d_hidden)
+    z      = h @ W_out.T                  (B, d_emb)     no activation
+    logits = z @ W_U                      (B, p)
+
+Parameter names and shapes are the public checkpoint format:
+W_E (d_emb, p), W_in (d_hidden, d_emb), W_out (d_emb, d_hidden), W_U (d_emb, p).
+"""
+import numpy as np
+
+from .. import layers
+
+PARAM_NAMES = ("W_E", "W_in", "W_out", "W_U")
+DEFAULTS = {"d_emb": 500, "d_hidden": 48, "kappa": 1.0}
+
+
+def param_shapes(cfg):
+    """{name: (shape, fan_in)}; fan_in is the size of the axis the matrix is applied along."""
+    p, d_emb, d_hidden = cfg["p"], cfg["d_emb"], cfg["d_hidden"]
+    return {
+        "W_E": ((d_emb, p), p),  # a column per token: fan_in = p (one-hot input)
+        "W_in": ((d_hidden, d_emb), d_emb),
+        "W_out": ((d_emb, d_hidden), d_hidden),
+        "W_U": ((d_emb, p), d_emb),  # logits = z @ W_U: fan_in = d_emb
+    }
+
+
+def init(cfg, rng):
+    """W ~ N(0, (kappa / sqrt(fan_in))^2) for every matrix, drawn on the host in the
+    order of PARAM_NAMES with the given numpy Generator; returns NumPy arrays."""
+    dtype = np.dtype(cfg.get("dtype", "float32"))
+    params = {}
+    for name, (shape, fan_in) in param_shapes(cfg).items():
+        W = rng.standard_normal(shape) * (cfg["kappa"] / np.sqrt(fan_in))  # float64 draw
+        params[name] = W.astype(dtype)  # (shape)
+    return params
+
+
+def forward(params, tokens):
+    """logits = relu((W_E[:, a] + W_E[:, b]) @ W_in.T) @ W_out.T @ W_U for tokens (B, 2)."""
+    x, c_embed = layers.embed_forward(params["W_E"], tokens)  # (B, 2, d_emb)
+    e, c_sum = layers.sum_tokens_forward(x)  # (B, d_emb)
+    pre, c_in = layers.linear_forward(e, params["W_in"])  # (B, d_hidden)
+    h, c_relu = layers.relu_forward(pre)  # (B, d_hidden)
+    z, c_out = layers.linear_forward(h, params["W_out"])  # (B, d_emb)
+    logits, c_unembed = layers.unembed_forward(z, params["W_U"])  # (B, p)
+    return logits, (c_embed, c_sum, c_in, c_relu, c_out, c_unembed)
+
+
+def backward(dlogits, cache):
+    """Gradients of every parameter, same keys as params, walking forward() in reverse."""
+    c_embed, c_sum, c_in, c_relu, c_out, c_unembed = cache
+    grads = {}
+    dz, grads["W_U"] = layers.unembed_backward(dlogits, c_unembed)  # (B, d_emb), (d_emb, p)
+    dh, grads["W_out"] = layers.linear_backward(dz, c_out)  # (B, d_hidden), (d_emb, d_hidden)
+    dpre = layers.relu_backward(dh, c_relu)  # (B, d_hidden)
+    de, grads["W_in"] = layers.linear_backward(dpre, c_in)  # (B, d_emb), (d_hidden, d_emb)
+    dx = layers.sum_tokens_backward(de, c_sum)  # (B, 2, d_emb)
+    grads["W_E"] = layers.embed_backward(dx, c_embed)  # (d_emb, p)
+    return {name: grads[name] for name in PARAM_NAMES}

@@ -1,0 +1,55 @@
+"""AdamW with PyTorch's semantics (torch.optim.AdamW, amsgrad=False), masked.
+
+For each parameter w with gradient g, at step t = 1, 2, ...:
+
+    g  = g * mask                          pruned weights get no gradient
+    w  = w * (1 - lr * wd)                 decoupled weight decay
+    m  = beta1 * m + (1 - beta1) * g
+    v  = beta2 * v + (1 - beta2) * g^2
+    w  = w - (lr / (1 - beta1^t)) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+
+A pruned weight starts at exactly 0 and its m and v stay 0, so its update is 0 / eps = 0
+and the decay keeps it 0: pruned weights stay exact zeros, as with PyTorch's
+`torch.nn.utils.prune` (whose effective weight is weight_orig * mask).
+
+The state is a plain dict {"step": t, "m": {name: array}, "v": {name: array}}. `adamw_step`
+updates params and state in place (as torch does), so no buffer is reallocated per step.
+"""
+from .backend import array_module
+
+DEFAULTS = {"lr": 1e-3, "weight_decay": 1.0, "betas": (0.9, 0.98), "eps": 1e-8}
+
+
+def adamw_init(params):
+    """Zero first and second moments for every parameter, step 0."""
+    xp = array_module(*params.values())
+    return {
+        "step": 0,
+        "m": {k: xp.zeros_like(w) for k, w in params.items()},  # (shape of w)
+        "v": {k: xp.zeros_like(w) for k, w in params.items()},  # (shape of w)
+    }
+
+
+def adamw_step(params, grads, state, lr=1e-3, weight_decay=1.0, betas=(0.9, 0.98),
+               eps=1e-8, masks=None):
+    """One AdamW step on every parameter (in place); returns (params, state)."""
+    xp = array_module(*params.values())
+    beta1, beta2 = betas
+    state["step"] += 1
+    t = state["step"]
+    step_size = lr / (1 - beta1 ** t)
+    sqrt_bias2 = (1 - beta2 ** t) ** 0.5
+    for name, w in params.items():
+        g = grads[name]
+        if masks is not None:
+            g = g * masks[name]  # (shape of w)
+        m, v = state["m"][name], state["v"][name]
+        w *= 1 - lr * weight_decay
+        m += (1 - beta1) * (g - m)  # = beta1 m + (1 - beta1) g, as torch's lerp_ rounds it
+        v *= beta2
+        v += (1 - beta2) * (g * g)
+        denom = xp.sqrt(v)  # (shape of w)
+        denom /= sqrt_bias2
+        denom += eps
+        w -= step_size * (m / denom)
+    return params, state

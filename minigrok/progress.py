@@ -1,0 +1,47 @@
+"""A progress bar for long loops, with no dependency: one updating line on a terminal,
+or a plain line every `every` steps when the output is a file or a pipe (CI, logs)."""
+import sys
+import time
+
+
+def progress_start(label, start, total, every=1000, stream=None, enabled=True):
+    """State of a progress display for steps start..total."""
+    stream = stream or sys.stderr
+    return {"label": label, "start": start, "total": total, "every": max(1, every),
+            "stream": stream, "tty": stream.isatty(), "enabled": enabled,
+            "t0": time.perf_counter(), "last_draw": 0.0}
+
+
+def _bar(fraction, width=24):
+    filled = int(round(fraction * width))
+    return "#" * filled + "." * (width - filled)
+
+
+def progress_update(state, step, text=""):
+    """Show step (of total) and a short text such as the current accuracies."""
+    if not state["enabled"]:
+        return
+    now = time.perf_counter()
+    done = step - state["start"]
+    rate = done / (now - state["t0"]) if now > state["t0"] else 0.0
+    eta = (state["total"] - step) / rate if rate > 0 else float("nan")
+    line = (f"{state['label']} [{_bar(step / max(state['total'], 1))}] "
+            f"{step}/{state['total']} {text} {1e3 / rate if rate else 0:.2f} ms/epoch ETA {eta:.0f}s")
+    if state["tty"]:
+        if now - state["last_draw"] >= 0.1 or step == state["total"]:
+            state["stream"].write("\r" + line[:200] + "\033[K")
+            state["stream"].flush()
+            state["last_draw"] = now
+    elif step % state["every"] == 0:
+        state["stream"].write(line + "\n")
+        state["stream"].flush()
+
+
+def progress_end(state, text=""):
+    """Finish the display with a summary line."""
+    if not state["enabled"]:
+        return
+    elapsed = time.perf_counter() - state["t0"]
+    end = "\n" if state["tty"] else ""
+    state["stream"].write(f"{end}{state['label']} done in {elapsed:.1f}s {text}\n")
+    state["stream"].flush()

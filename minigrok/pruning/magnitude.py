@@ -1,0 +1,73 @@
+"""Magnitude pruning: keep the weights of largest |W|, globally or per layer.
+
+Vocabulary: `density` = fraction of weights kept, pruning `rate` = fraction removed,
+density = 1 - rate. (The reference code's `sparsity=0.4` keeps 40%: rate 0.6.)
+
+Counts are exact: a mask of density d over n weights keeps round(d * n) of them. Ties in
+the score are broken deterministically: the earlier weight wins, in the order of the
+parameter dict and row-major order inside each matrix.
+"""
+import numpy as np
+
+from ..backend import array_module, to_numpy
+from ..errors import MinigrokError
+
+SCOPES = ("global", "layer")
+
+
+def density_from(rate=None, density=None):
+    """The density asked for by exactly one of rate (in [0, 1)) or density (in (0, 1])."""
+    if (rate is None) == (density is None):
+        raise MinigrokError("give exactly one of rate (fraction removed) or density (fraction kept)")
+    if rate is not None:
+        if not 0.0 <= rate < 1.0:
+            raise MinigrokError(f"pruning rate {rate} is outside [0, 1) (the fraction of weights removed)")
+        return 1.0 - rate
+    if not 0.0 < density <= 1.0:
+        raise MinigrokError(f"density {density} is outside (0, 1] (the fraction of weights kept)")
+    return density
+
+
+def _keep_top(scores_flat, n_keep):
+    """Boolean vector keeping the n_keep largest scores; ties go to the lower index."""
+    order = np.argsort(-scores_flat, kind="stable")  # (n,) descending, stable on ties
+    keep = np.zeros(scores_flat.shape, dtype=bool)  # (n,)
+    keep[order[:n_keep]] = True
+    return keep
+
+
+def top_k_mask(scores, density, scope="global"):
+    """Mask keeping the top `density` fraction of scores (dict of arrays), exact count.
+
+    scope 'global': one threshold over all matrices; 'layer': each matrix keeps its own
+    round(density * size) largest. Scores are ranked on the host in float64; the mask is
+    returned on the scores' backend.
+    """
+    if scope not in SCOPES:
+        raise MinigrokError(f"unknown pruning scope {scope!r}; allowed: {', '.join(SCOPES)}")
+    xp = array_module(*scores.values())
+    host = {k: to_numpy(s).astype(np.float64) for k, s in scores.items()}
+    if scope == "layer":
+        masks = {k: _keep_top(s.ravel(), int(round(density * s.size))).reshape(s.shape)
+                 for k, s in host.items()}
+    else:
+        flat = np.concatenate([s.ravel() for s in host.values()])  # (n_total,)
+        keep = _keep_top(flat, int(round(density * flat.size)))  # (n_total,)
+        masks, start = {}, 0
+        for k, s in host.items():
+            masks[k] = keep[start:start + s.size].reshape(s.shape)
+            start += s.size
+    return {k: xp.asarray(m) for k, m in masks.items()}
+
+
+def magnitude_prune(params, rate=None, density=None, scope="global", masks=None):
+    """Mask keeping the weights of largest |W|. With an existing mask, pruned weights
+    score -1 so they are never revived (density stays relative to all weights)."""
+    density = density_from(rate, density)
+    scores = {}
+    for k, w in params.items():
+        s = abs(w)
+        if masks is not None:
+            s = s * masks[k] - (1 - masks[k].astype(s.dtype))  # pruned -> -1
+        scores[k] = s
+    return top_k_mask(scores, density, scope)

@@ -1,0 +1,108 @@
+"""The grokking-ticket recipe: train dense, prune the generalised weights by magnitude,
+rewind the survivors to their initial values, retrain.
+
+    theta_0 --train--> theta_T (grokked)
+    mask    = top (1 - rate) of |theta_T|            (global or per layer)
+    ticket  = theta_0 * mask  --train, same settings-->  groks sooner
+
+Rewinding to a later epoch k uses theta_k * mask instead (the dense run's checkpoint k).
+The output folder holds dense/ and ticket/ run directories, mask.npz, summary.json and
+accuracy.png. Rerunning with the same folder continues or reuses what is there.
+"""
+import os
+
+from . import io
+from .errors import MinigrokError
+from .masks import density as mask_density
+from .pruning.magnitude import SCOPES, density_from, magnitude_prune
+from .train import TRAIN_DEFAULTS, resume_run, run
+
+TICKET_DEFAULTS = {"rate": 0.6, "scope": "global", "rewind_epoch": 0, "stop_after": 1000}
+
+
+def rewind_source(dense_dir, rewind_epoch):
+    """Path of the dense run's weights at rewind_epoch (0 = init.npz, theta_0)."""
+    if rewind_epoch == 0:
+        return os.path.join(dense_dir, "init.npz")
+    path = os.path.join(dense_dir, "checkpoints", f"epoch_{rewind_epoch}.npz")
+    if not os.path.isfile(path):
+        raise MinigrokError(f"cannot rewind to epoch {rewind_epoch}: {path!r} does not exist "
+                            "(rewind epochs must be multiples of --checkpoint-every)")
+    return path
+
+
+def _run_or_resume(cfg, out_dir, label, quiet):
+    if os.path.isfile(os.path.join(out_dir, "config.json")):
+        saved = io.load_json(os.path.join(out_dir, "config.json"))
+        if {k: v for k, v in saved.items() if k != "epochs"} != {k: v for k, v in cfg.items() if k != "epochs"}:
+            raise MinigrokError(f"{out_dir!r} holds a run with other settings; choose another --out")
+        return resume_run(out_dir, epochs=cfg["epochs"], label=label, quiet=quiet)
+    return run(cfg, out_dir, label=label, quiet=quiet)
+
+
+def ticket_experiment(cfg, out_dir, rate=0.6, scope="global", rewind_epoch=0, quiet=False):
+    """Dense run, magnitude mask at `rate`, rewind, ticket run; returns the summary dict.
+
+    cfg: the training settings of both runs (TRAIN_DEFAULTS keys). Both runs stop once
+    test accuracy has held >= cfg['stop_threshold'] for cfg['stop_after'] epochs.
+    """
+    cfg = {**TRAIN_DEFAULTS, "stop_after": TICKET_DEFAULTS["stop_after"], **cfg}
+    density = density_from(rate=rate)
+    if scope not in SCOPES:
+        raise MinigrokError(f"unknown pruning scope {scope!r}; allowed: {', '.join(SCOPES)}")
+    if not (isinstance(rewind_epoch, int) and rewind_epoch >= 0):
+        raise MinigrokError(f"rewind epoch {rewind_epoch} is not allowed: give an integer >= 0")
+    dense_dir, ticket_dir = os.path.join(out_dir, "dense"), os.path.join(out_dir, "ticket")
+    dense = _run_or_resume({**cfg, "init": None, "mask": None}, dense_dir, "dense ", quiet)
+
+    mask_path = os.path.join(out_dir, "mask.npz")
+    masks = magnitude_prune(dense["params"], density=density, scope=scope)
+    io.save_npz(mask_path, masks=masks, meta={"rate": rate, "density": density, "scope": scope,
+                                              "from": os.path.join(dense_dir, "final.npz")})
+    source = rewind_source(dense_dir, rewind_epoch)
+    ticket = _run_or_resume({**cfg, "init": source, "mask": mask_path}, ticket_dir, "ticket", quiet)
+
+    def times(summary):
+        return {"t_mem": summary["t_mem"], "t_gen": summary["t_gen"],
+                "tau_grok": summary["tau_grok"], "thresholds": summary["thresholds"],
+                "final_test_acc": summary["final"]["test_acc"], "epochs_run": summary["epochs_run"],
+                "wall_time_s": summary["wall_time_s"]}
+
+    d_gen, t_gen = dense["summary"]["t_gen"], ticket["summary"]["t_gen"]
+    summary = {
+        "dense": times(dense["summary"]),
+        "ticket": {**times(ticket["summary"]), "density": mask_density(masks)},
+        "speedup": d_gen / t_gen if (d_gen is not None and t_gen) else None,
+        "speedup_0.95": _ratio(dense["summary"]["thresholds"]["0.95"]["t_gen"],
+                               ticket["summary"]["thresholds"]["0.95"]["t_gen"]),
+        "pruning": {"method": "magnitude", "rate": rate, "density": density, "scope": scope,
+                    "rewind_epoch": rewind_epoch},
+        "config": cfg,
+    }
+    io.save_json(os.path.join(out_dir, "summary.json"), summary)
+    from .analysis.plots import plot_accuracy_curves  # matplotlib only when plotting
+    plot_accuracy_curves({"dense": dense["metrics"], "ticket": ticket["metrics"]},
+                         os.path.join(out_dir, "accuracy.png"),
+                         title=f"{cfg['model']} p={cfg['p']} {cfg['op']}: dense vs ticket (rate {rate})")
+    return summary
+
+
+def _ratio(a, b):
+    return a / b if (a is not None and b) else None
+
+
+def format_table(summary):
+    """The comparison table printed by `minigrok ticket`."""
+    lines = [f"{'run':<8}{'t_mem@.99':>10}{'t_gen@.99':>10}{'t_gen@.95':>10}{'final test':>11}{'wall s':>8}"]
+    for name in ("dense", "ticket"):
+        s = summary[name]
+        lines.append(f"{name:<8}{_fmt(s['t_mem']):>10}{_fmt(s['t_gen']):>10}"
+                     f"{_fmt(s['thresholds']['0.95']['t_gen']):>10}{s['final_test_acc']:>11.4f}"
+                     f"{s['wall_time_s']:>8.0f}")
+    sp = summary["speedup"]
+    lines.append(f"speed-up of t_gen(0.99): {sp:.1f}x" if sp else "speed-up: n/a (a run did not generalise)")
+    return "\n".join(lines)
+
+
+def _fmt(x):
+    return "-" if x is None else str(x)

@@ -1,0 +1,113 @@
+"""The command line: every bad argument ends with one clear line, a non-zero exit and no
+file written; train/prune write what they promise."""
+import os
+
+import numpy as np
+import pytest
+
+from minigrok import io
+from minigrok.cli import main
+
+SMALL = ["--p", "11", "--epochs", "6", "--checkpoint-every", "3", "--quiet"]
+
+
+def run_cli(args, capsys):
+    code = main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def trained(tmp_path, capsys):
+    out = tmp_path / "run"
+    code, _, err = run_cli(["train", *SMALL, "--out", str(out)], capsys)
+    assert code == 0, err
+    return out
+
+
+def test_train_writes_the_run_directory(trained):
+    for name in ("init.npz", "final.npz", "split.npz", "metrics.csv", "summary.json", "config.json",
+                 "checkpoints/epoch_3.npz", "checkpoints/epoch_6.npz"):
+        assert (trained / name).is_file(), name
+    summary = io.load_json(str(trained / "summary.json"))
+    assert summary["epochs_run"] == 6 and set(summary["thresholds"]) == {"0.95", "0.99"}
+    split = np.load(trained / "split.npz")
+    assert split["train_x"].shape[1] == 2 and len(split["train_y"]) == split["train_x"].shape[0]
+    ckpt = io.load_npz(str(trained / "final.npz"))
+    assert set(ckpt["params"]) == {"W_E", "W_in", "W_out", "W_U"} and ckpt["opt_state"]["step"] == 6
+    assert len((trained / "metrics.csv").read_text().splitlines()) == 1 + 7  # header + epochs 0..6
+
+
+def test_prune_then_train_with_mask_and_init(trained, tmp_path, capsys):
+    mask = tmp_path / "mask.npz"
+    code, out, err = run_cli(["prune", "--from", str(trained / "final.npz"), "--rate", "0.6",
+                              "--out", str(mask)], capsys)
+    assert code == 0, err
+    assert "density 0.4000" in out
+    masks = io.load_masks(str(mask))
+    total = sum(m.size for m in masks.values())
+    assert sum(int(m.sum()) for m in masks.values()) == round(0.4 * total)
+    ticket = tmp_path / "ticket"
+    code, _, err = run_cli(["train", *SMALL, "--out", str(ticket), "--mask", str(mask),
+                            "--init", str(trained / "init.npz")], capsys)
+    assert code == 0, err
+    final = io.load_npz(str(ticket / "final.npz"))
+    for k, w in final["params"].items():
+        assert np.all(w[~masks[k]] == 0), k
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--p", "1"], "p = 1"),
+    (["train", "--op", "div", "--p", "12"], "p = 12 is not prime"),
+    (["train", "--op", "pow"], "unknown operation 'pow'"),
+    (["train", "--frac", "1.5"], "frac = 1.5"),
+    (["train", "--model", "cnn"], "unknown model 'cnn'"),
+    (["train", "--dtype", "float16"], "dtype 'float16'"),
+    (["train", "--backend", "jax"], "unknown backend 'jax'"),
+    (["train", "--init", "missing.npz"], "does not exist"),
+])
+def test_bad_train_arguments(args, message, tmp_path, capsys):
+    out = tmp_path / "out"
+    code, _, err = run_cli([*args, "--out", str(out), "--quiet"], capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("minigrok: error:") and message in lines[0], err
+    assert not out.exists()  # nothing written
+
+
+@pytest.mark.parametrize("rate", ["-0.1", "1", "1.2"])
+def test_bad_rate(rate, trained, tmp_path, capsys):
+    mask = tmp_path / "m.npz"
+    code, _, err = run_cli(["prune", "--from", str(trained / "final.npz"), "--rate", rate,
+                            "--out", str(mask)], capsys)
+    assert code == 2 and "outside [0, 1)" in err and len(err.strip().splitlines()) == 1
+    assert not mask.exists()
+
+
+def test_corrupt_and_mismatched_files(trained, tmp_path, capsys):
+    corrupt = tmp_path / "corrupt.npz"
+    corrupt.write_bytes(b"this is not a zip file")
+    code, _, err = run_cli(["prune", "--from", str(corrupt), "--rate", "0.5",
+                            "--out", str(tmp_path / "m.npz")], capsys)
+    assert code == 2 and "not a valid .npz" in err and len(err.strip().splitlines()) == 1
+    # a mask made for p = 11 does not fit a p = 13 model
+    mask = tmp_path / "mask.npz"
+    assert run_cli(["prune", "--from", str(trained / "final.npz"), "--rate", "0.5",
+                    "--out", str(mask)], capsys)[0] == 0
+    out = tmp_path / "p13"
+    code, _, err = run_cli(["train", "--p", "13", "--epochs", "2", "--quiet", "--mask", str(mask),
+                            "--out", str(out)], capsys)
+    assert code == 2 and "has shape" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+    # a mask file with other keys
+    other = tmp_path / "other.npz"
+    io.save_npz(str(other), masks={"W_x": np.ones((2, 2), bool)})
+    code, _, err = run_cli(["train", *SMALL, "--mask", str(other), "--out", str(out)], capsys)
+    assert code == 2 and "keys" in err and not out.exists()
+
+
+def test_existing_run_is_not_overwritten(trained, capsys):
+    before = (trained / "final.npz").read_bytes()
+    code, _, err = run_cli(["train", *SMALL, "--out", str(trained)], capsys)
+    assert code == 2 and "already holds a run" in err
+    assert (trained / "final.npz").read_bytes() == before

@@ -1,0 +1,72 @@
+"""Modular data: every op against Python ints, split sizes, clear errors."""
+import numpy as np
+import pytest
+
+from minigrok.data.modular import OPERATIONS, modular_dataset
+from minigrok.errors import MinigrokError
+
+PY_OPS = {
+    "add": lambda a, b, p: (a + b) % p,
+    "sub": lambda a, b, p: (a - b) % p,
+    "mul": lambda a, b, p: (a * b) % p,
+    "div": lambda a, b, p: (a * pow(b, -1, p)) % p,
+    "x2+y2": lambda a, b, p: (a ** 2 + b ** 2) % p,
+    "x2+xy+y2": lambda a, b, p: (a ** 2 + a * b + b ** 2) % p,
+    "x3+xy": lambda a, b, p: (a ** 3 + a * b) % p,
+}
+
+
+@pytest.mark.parametrize("op", sorted(PY_OPS))
+@pytest.mark.parametrize("p", [7, 23, 67, 97])
+def test_every_op_against_python_ints(op, p):
+    data = modular_dataset(op, p, frac=0.5, split="all", seed=1)
+    for x, y in (("train_x", "train_y"), ("test_x", "test_y")):
+        for (a, b), label in zip(data[x].tolist(), data[y].tolist()):
+            assert label == PY_OPS[op](a, b, p)
+
+
+def test_rand_table_is_fixed_and_in_range():
+    d1 = modular_dataset("rand", 13, split="all", seed=0)
+    d2 = modular_dataset("rand", 13, split="all", seed=5)
+    table1 = dict(zip(map(tuple, d1["train_x"].tolist() + d1["test_x"].tolist()),
+                      d1["train_y"].tolist() + d1["test_y"].tolist()))
+    table2 = dict(zip(map(tuple, d2["train_x"].tolist() + d2["test_x"].tolist()),
+                      d2["train_y"].tolist() + d2["test_y"].tolist()))
+    assert table1 == table2 and len(table1) == 169
+    assert min(table1.values()) >= 0 and max(table1.values()) < 13
+
+
+def test_split_sizes_match_the_reference_code():
+    d = modular_dataset("add", 67, 0.4, "sym", seed=0)
+    assert len(d["train_x"]) == 911 and len(d["train_x"]) + len(d["test_x"]) == 2278
+    assert np.all(d["train_x"][:, 0] <= d["train_x"][:, 1])
+    d = modular_dataset("add", 67, 0.4, "all", seed=0)
+    assert len(d["train_x"]) + len(d["test_x"]) == 67 ** 2
+    dd = modular_dataset("div", 67, 0.4, "all", seed=0)
+    assert len(dd["train_x"]) + len(dd["test_x"]) == 67 * 66 and np.all(dd["test_x"][:, 1] != 0)
+
+
+def test_split_is_seeded_and_disjoint():
+    a, b = modular_dataset(seed=3), modular_dataset(seed=3)
+    assert np.array_equal(a["train_x"], b["train_x"])
+    c = modular_dataset(seed=4)
+    assert not np.array_equal(a["train_x"], c["train_x"])
+    train = set(map(tuple, a["train_x"].tolist()))
+    assert not train & set(map(tuple, a["test_x"].tolist()))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"op": "div", "p": 66}, "p = 66 is not prime"),
+    ({"p": 1}, "p = 1"),
+    ({"op": "pow"}, "unknown operation 'pow'"),
+    ({"frac": 1.0}, "frac = 1.0"),
+    ({"frac": 0.0}, "frac = 0.0"),
+    ({"split": "half"}, "unknown split 'half'"),
+])
+def test_bad_arguments(kwargs, message):
+    with pytest.raises(MinigrokError, match=message):
+        modular_dataset(**kwargs)
+
+
+def test_all_ops_listed():
+    assert set(OPERATIONS) == set(PY_OPS) | {"rand"}

@@ -1,0 +1,55 @@
+"""An interrupted run, resumed, gives exactly the numbers of an uninterrupted run."""
+import numpy as np
+import pytest
+
+import minigrok.train as train_module
+from minigrok import io
+from minigrok.cli import main
+from minigrok.train import read_metrics, resume_run, run
+
+CFG = {"p": 13, "epochs": 40, "checkpoint_every": 10, "seed": 2, "lr": 3e-3}
+
+
+def test_resume_after_interrupt_is_identical(tmp_path, monkeypatch):
+    whole = run(CFG, str(tmp_path / "whole"), quiet=True)
+
+    real_step, calls = train_module.train_step, {"n": 0}
+
+    def interrupted_step(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 26:  # dies after the checkpoint at epoch 20, before the one at 30
+            raise KeyboardInterrupt
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "train_step", interrupted_step)
+    with pytest.raises(KeyboardInterrupt):
+        run(CFG, str(tmp_path / "cut"), quiet=True)
+    monkeypatch.setattr(train_module, "train_step", real_step)
+    assert not (tmp_path / "cut" / "final.npz").exists()
+    assert train_module.latest_checkpoint(str(tmp_path / "cut"))[0] == 20
+
+    resumed = resume_run(str(tmp_path / "cut"), quiet=True)
+    for k, w in whole["params"].items():
+        assert np.array_equal(w, resumed["params"][k]), k
+    a = read_metrics(str(tmp_path / "whole" / "metrics.csv"))
+    b = read_metrics(str(tmp_path / "cut" / "metrics.csv"))
+    assert a == b
+    assert whole["summary"]["thresholds"] == resumed["summary"]["thresholds"]
+
+
+def test_resume_through_the_cli_extends_a_run(tmp_path, capsys):
+    out = str(tmp_path / "run")
+    assert main(["train", "--p", "11", "--epochs", "10", "--checkpoint-every", "5", "--quiet",
+                 "--out", out]) == 0
+    assert main(["train", "--resume", out, "--epochs", "20", "--quiet"]) == 0
+    capsys.readouterr()
+    assert io.load_json(f"{out}/summary.json")["epochs_run"] == 20
+    assert read_metrics(f"{out}/metrics.csv")["epoch"] == list(range(21))
+    whole = run({"p": 11, "epochs": 20, "checkpoint_every": 5}, str(tmp_path / "whole"), quiet=True)
+    resumed = io.load_npz(f"{out}/final.npz")["params"]
+    assert all(np.array_equal(whole["params"][k], resumed[k]) for k in resumed)
+
+
+def test_resume_missing_dir_is_a_clear_error(tmp_path, capsys):
+    assert main(["train", "--resume", str(tmp_path / "nope")]) == 2
+    assert "does not exist" in capsys.readouterr().err
