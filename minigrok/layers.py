@@ -125,3 +125,201 @@ def sum_tokens_backward(dout, cache):
     xp = array_module(dout)
     dx = xp.repeat(dout[..., None, :], T, axis=-2)  # (..., T, d)
     return dx
+
+
+# ----------------------------------------------------------------------------------------
+# attention heads: a projection per head, computed as one matmul over all heads
+#
+# Shapes: H = heads, e = d_head, T = tokens (queries and keys), d = d_model.
+# W_Q / W_K / W_V are (H, e, d) (or (K, H, e, d) for K stacked models); W_O is (d, H*e).
+
+def split_heads(y, n_heads):
+    """(..., T, H*e) -> (..., H, T, e): y[..., t, h*e + i] becomes out[..., h, t, i].
+
+    A pure rearrangement, so its backward is merge_heads (and merge_heads' is split_heads).
+    """
+    y = y.reshape(y.shape[:-1] + (n_heads, y.shape[-1] // n_heads))  # (..., T, H, e)
+    return y.swapaxes(-3, -2)  # (..., H, T, e)
+
+
+def merge_heads(z):
+    """(..., H, T, e) -> (..., T, H*e): the heads side by side, the inverse of split_heads."""
+    z = z.swapaxes(-3, -2)  # (..., T, H, e)
+    return z.reshape(z.shape[:-2] + (z.shape[-2] * z.shape[-1],))  # (..., T, H*e)
+
+
+def project_heads_forward(x, W):
+    """out[..., h, t, :] = x[..., t, :] @ W[h].T   (x is (..., T, d), W is (H, e, d)).
+
+    The H heads are stacked into one (H*e, d) matrix, so this is a single linear layer
+    followed by split_heads.
+    """
+    H, e, d = W.shape[-3:]
+    W_flat = W.reshape(W.shape[:-3] + (H * e, d))  # (H*e, d) or (K, H*e, d)
+    y, c_linear = linear_forward(x, W_flat)  # (..., T, H*e)
+    return split_heads(y, H), (c_linear, W.shape)  # (..., H, T, e)
+
+
+def project_heads_backward(dout, cache):
+    """out[..., h, t] = x[..., t] @ W[h].T  =>  dx = sum_h dout[..., h] @ W[h],
+    dW[h] = sum over the batch axes and t of dout[..., h, t].T x[..., t]."""
+    c_linear, W_shape = cache
+    dy = merge_heads(dout)  # (..., T, H*e)
+    dx, dW_flat = linear_backward(dy, c_linear)  # (..., T, d), (H*e, d) or (K, H*e, d)
+    return dx, dW_flat.reshape(W_shape)  # (..., T, d), (H, e, d) or (K, H, e, d)
+
+
+# ----------------------------------------------------------------------------------------
+# attention scores: s = q @ k.T / sqrt(e)
+
+def scores_forward(q, k):
+    """s[..., i, j] = q[..., i, :] . k[..., j, :] / sqrt(e)   (q is (..., Tq, e), k is (..., Tk, e))."""
+    scale = 1.0 / q.shape[-1] ** 0.5  # a Python float keeps the dtype
+    s = (q @ k.swapaxes(-1, -2)) * scale  # (..., Tq, Tk)
+    return s, (q, k, scale)
+
+
+def scores_backward(ds, cache):
+    """s = q @ k.T / sqrt(e)  =>  dq = ds @ k / sqrt(e),  dk = ds.T @ q / sqrt(e)."""
+    q, k, scale = cache
+    dq = (ds @ k) * scale  # (..., Tq, e)
+    dk = (ds.swapaxes(-1, -2) @ q) * scale  # (..., Tk, e)
+    return dq, dk
+
+
+# ----------------------------------------------------------------------------------------
+# causal mask: query i sees keys j <= i
+
+def causal_mask_forward(s):
+    """out[..., i, j] = s[..., i, j] if j <= i else -inf   (s is (..., T, T)).
+
+    -inf (not a large negative number) makes the softmax weight of a masked key exactly
+    0 in every dtype. No row is all -inf, since query i always sees key i, so the softmax
+    never computes -inf - -inf.
+    """
+    xp = array_module(s)
+    query, key = xp.arange(s.shape[-2]), xp.arange(s.shape[-1])  # (T,), (T,)
+    allowed = key[None, :] <= query[:, None]  # (T, T) lower triangle with the diagonal
+    out = xp.where(allowed, s, xp.asarray(-xp.inf, dtype=s.dtype))  # (..., T, T)
+    return out, allowed
+
+
+def causal_mask_backward(dout, cache):
+    """out = s where j <= i, else the constant -inf  =>  ds = dout where j <= i, else 0."""
+    allowed = cache
+    return dout * allowed  # (..., T, T)
+
+
+# ----------------------------------------------------------------------------------------
+# softmax over the last axis
+
+def softmax_forward(s):
+    """att[..., j] = exp(s[..., j] - max s) / sum_k exp(s[..., k] - max s)   (last axis)."""
+    xp = array_module(s)
+    z = xp.exp(s - s.max(axis=-1, keepdims=True))  # (..., N) the shift avoids overflow
+    att = z / z.sum(axis=-1, keepdims=True)  # (..., N)
+    return att, att
+
+
+def softmax_backward(datt, cache):
+    """att = softmax(s)  =>  ds_j = att_j * (datt_j - sum_k att_k datt_k)   (last axis)."""
+    att = cache
+    return att * (datt - (att * datt).sum(axis=-1, keepdims=True))  # (..., N)
+
+
+# ----------------------------------------------------------------------------------------
+# weighted sum of the values: z = att @ v
+
+def weighted_sum_forward(att, v):
+    """z[..., i, :] = sum_j att[..., i, j] v[..., j, :]   (att is (..., Tq, Tk), v is (..., Tk, e))."""
+    z = att @ v  # (..., Tq, e)
+    return z, (att, v)
+
+
+def weighted_sum_backward(dz, cache):
+    """z = att @ v  =>  datt = dz @ v.T,  dv = att.T @ dz."""
+    att, v = cache
+    datt = dz @ v.swapaxes(-1, -2)  # (..., Tq, Tk)
+    dv = att.swapaxes(-1, -2) @ dz  # (..., Tk, e)
+    return datt, dv
+
+
+# ----------------------------------------------------------------------------------------
+# multi-head attention, the sublayer of the Transformer (the residual add is the caller's)
+
+def attention_forward(x, W_Q, W_K, W_V, W_O, causal=True):
+    """out = concat_h(softmax(mask(q_h @ k_h.T / sqrt(e))) @ v_h) @ W_O.T, where
+    q_h = x @ W_Q[h].T, k_h = x @ W_K[h].T, v_h = x @ W_V[h].T   (x is (..., T, d)).
+
+    The cache is a dict; cache["pattern"] is the attention pattern att (..., H, T, T),
+    att[..., h, i, j] = how much query position i of head h reads key position j.
+    """
+    q, c_q = project_heads_forward(x, W_Q)  # (..., H, T, e)
+    k, c_k = project_heads_forward(x, W_K)  # (..., H, T, e)
+    v, c_v = project_heads_forward(x, W_V)  # (..., H, T, e)
+    s, c_scores = scores_forward(q, k)  # (..., H, T, T)
+    c_mask = None
+    if causal:
+        s, c_mask = causal_mask_forward(s)  # (..., H, T, T)
+    att, c_softmax = softmax_forward(s)  # (..., H, T, T)
+    z, c_sum = weighted_sum_forward(att, v)  # (..., H, T, e)
+    out, c_o = linear_forward(merge_heads(z), W_O)  # (..., T, d)
+    cache = {"q": c_q, "k": c_k, "v": c_v, "scores": c_scores, "mask": c_mask,
+             "softmax": c_softmax, "sum": c_sum, "o": c_o, "pattern": att}
+    return out, cache
+
+
+def attention_backward(dout, cache):
+    """out = concat_h(softmax(mask(q_h @ k_h.T / sqrt(e))) @ v_h) @ W_O.T with q, k, v
+    projections of x  =>  (dx, dW_Q, dW_K, dW_V, dW_O), each op's backward in reverse;
+    x feeds q, k and v, so dx is the sum of their three contributions."""
+    dz_merged, dW_O = linear_backward(dout, cache["o"])  # (..., T, H*e), (d, H*e)
+    H = cache["q"][1][-3]  # the number of heads, from the shape of W_Q
+    dz = split_heads(dz_merged, H)  # (..., H, T, e)
+    datt, dv = weighted_sum_backward(dz, cache["sum"])  # (..., H, T, T), (..., H, T, e)
+    ds = softmax_backward(datt, cache["softmax"])  # (..., H, T, T)
+    if cache["mask"] is not None:
+        ds = causal_mask_backward(ds, cache["mask"])  # (..., H, T, T)
+    dq, dk = scores_backward(ds, cache["scores"])  # (..., H, T, e) each
+    dx_q, dW_Q = project_heads_backward(dq, cache["q"])  # (..., T, d), (H, e, d)
+    dx_k, dW_K = project_heads_backward(dk, cache["k"])  # (..., T, d), (H, e, d)
+    dx_v, dW_V = project_heads_backward(dv, cache["v"])  # (..., T, d), (H, e, d)
+    return dx_q + dx_k + dx_v, dW_Q, dW_K, dW_V, dW_O
+
+
+# ----------------------------------------------------------------------------------------
+# the residual ReLU MLP block: out = x + relu(x @ W_in.T) @ W_out.T
+
+def residual_mlp_forward(x, W_in, W_out):
+    """out = x + relu(x @ W_in.T) @ W_out.T   (x is (..., d), W_in (d_mlp, d), W_out (d, d_mlp))."""
+    pre, c_in = linear_forward(x, W_in)  # (..., d_mlp)
+    h, c_relu = relu_forward(pre)  # (..., d_mlp)
+    y, c_out = linear_forward(h, W_out)  # (..., d)
+    return x + y, (c_in, c_relu, c_out)  # (..., d)
+
+
+def residual_mlp_backward(dout, cache):
+    """out = x + relu(x @ W_in.T) @ W_out.T  =>  dx = dout + (the MLP's dx), dW_in, dW_out;
+    the residual path hands dout to x unchanged."""
+    c_in, c_relu, c_out = cache
+    dh, dW_out = linear_backward(dout, c_out)  # (..., d_mlp), (d, d_mlp)
+    dpre = relu_backward(dh, c_relu)  # (..., d_mlp)
+    dx_mlp, dW_in = linear_backward(dpre, c_in)  # (..., d), (d_mlp, d)
+    return dout + dx_mlp, dW_in, dW_out  # (..., d)
+
+
+# ----------------------------------------------------------------------------------------
+# read one position of a sequence: the Transformer predicts from the last token
+
+def last_token_forward(x):
+    """out[...] = x[..., T-1, :]   (x is (..., T, d))."""
+    return x[..., -1, :], (x.shape, x.dtype)  # (..., d)
+
+
+def last_token_backward(dout, cache):
+    """out = x[..., T-1, :]  =>  dx[..., T-1, :] = dout and dx = 0 at every other position."""
+    shape, dtype = cache
+    xp = array_module(dout)
+    dx = xp.zeros(shape, dtype=dtype)  # (..., T, d)
+    dx[..., -1, :] = dout
+    return dx

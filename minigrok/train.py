@@ -48,13 +48,21 @@ TRAIN_DEFAULTS = {
 # ----------------------------------------------------------------------------------------
 # one step and one evaluation
 
+def model_functions(model):
+    """(forward, backward) the trainer uses: a model's faster equivalent form where it has
+    one (the MLP's factored form, see models/mlp.py), else its layer-by-layer pair."""
+    return (getattr(model, "train_forward", model.forward),
+            getattr(model, "train_backward", model.backward))
+
+
 def train_step(model, params, opt_state, x, y, hp, masks=None):
     """Forward, float64 cross-entropy, backward and one masked AdamW step (in place).
     Returns the loss and accuracy of the parameters *before* the step."""
-    logits, cache = model.forward(params, x)  # (B, p)
+    forward, backward = model_functions(model)
+    logits, cache = forward(params, x)  # (B, p)
     loss, dlogits = cross_entropy(logits, y)  # (), (B, p)
     acc = accuracy(logits, y)  # ()
-    grads = model.backward(dlogits, cache)
+    grads = backward(dlogits, cache)
     adamw_step(params, grads, opt_state, lr=hp["lr"], weight_decay=hp["weight_decay"],
                betas=tuple(hp["betas"]), eps=hp["eps"], masks=masks)
     return loss, acc
@@ -62,7 +70,7 @@ def train_step(model, params, opt_state, x, y, hp, masks=None):
 
 def evaluate(model, params, x, y):
     """(loss, accuracy) of params on inputs x with labels y, no gradient."""
-    logits, _ = model.forward(params, x)  # (B, p)
+    logits, _ = model_functions(model)[0](params, x)  # (B, p)
     loss, _ = cross_entropy(logits, y)
     return loss, accuracy(logits, y)
 

@@ -169,3 +169,20 @@ def test_mlp_init_scales():
     assert all(w.dtype == np.float32 for w in params.values())
     for name, fan_in in [("W_E", 67), ("W_in", 500), ("W_out", 48), ("W_U", 500)]:
         assert abs(params[name].std() * np.sqrt(fan_in) - 1.0) < 0.05, name
+
+
+@given(seeds, st.integers(3, 7), st.integers(2, 5), st.integers(2, 6), st.integers(1, 6))
+def test_mlp_factored_equals_layered(seed, p, d_emb, d_hidden, B):
+    """The trainer's factored MLP computes the same logits and gradients as the layers."""
+    rng = _rng(seed)
+    cfg = model_config("mlp", p, dtype="float64", d_emb=d_emb, d_hidden=d_hidden)
+    params = mlp.init(cfg, rng)
+    tokens = rng.integers(0, p, size=(B, 2))
+    labels = rng.integers(0, p, size=B)
+    logits, cache = mlp.forward(params, tokens)
+    fast_logits, fast_cache = mlp.forward_factored(params, tokens)
+    assert np.allclose(fast_logits, logits, rtol=1e-12, atol=1e-13)
+    _, dlogits = cross_entropy(logits, labels)
+    grads, fast = mlp.backward(dlogits, cache), mlp.backward_factored(dlogits, fast_cache)
+    for name in mlp.PARAM_NAMES:
+        assert np.allclose(fast[name], grads[name], rtol=1e-11, atol=1e-13), name

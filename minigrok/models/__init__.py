@@ -1,9 +1,9 @@
 """Models: each module offers PARAM_NAMES, DEFAULTS, init(cfg, rng) -> params,
 forward(params, tokens) -> (logits, cache) and backward(dlogits, cache) -> grads."""
 from ..errors import MinigrokError
-from . import mlp
+from . import mlp, transformer
 
-MODELS = {"mlp": mlp}
+MODELS = {"mlp": mlp, "transformer": transformer}
 
 
 def get_model(name):

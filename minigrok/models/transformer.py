@@ -1,0 +1,90 @@
+"""The one-layer ReLU Transformer of the grokking-tickets papers (after Nanda et al.):
+no LayerNorm, no positional embedding, no biases, causal attention over the tokens [a, b],
+logits read at the last position.
+
+    x0     = W_E[:, tokens].T                                (B, T, d)   token embeddings
+    att_h  = softmax(mask(x0 W_Q[h].T (x0 W_K[h].T).T / sqrt(d_head)))   (B, H, T, T) causal
+    x1     = x0 + concat_h(att_h @ (x0 @ W_V[h].T)) @ W_O.T  (B, T, d)   attention + residual
+    x2     = x1 + relu(x1 @ W_in.T) @ W_out.T                (B, T, d)   MLP + residual
+    logits = x2[:, -1] @ W_U                                 (B, p)
+
+Defaults: d = d_head = d_mlp = 128, one head, T = n_ctx = 2. Parameter names and shapes
+are the public checkpoint format: W_E (d, p), W_Q / W_K / W_V (H, d_head, d),
+W_O (d, H*d_head), W_in (d_mlp, d), W_out (d, d_mlp), W_U (d, p).
+
+The MLP acts on each position alone and only the last position reaches the logits, so
+forward() runs it on the last position only: the same logits and gradients as running it
+on every position, for half the MLP's work.
+"""
+import numpy as np
+
+from .. import layers
+
+PARAM_NAMES = ("W_E", "W_Q", "W_K", "W_V", "W_O", "W_in", "W_out", "W_U")
+DEFAULTS = {"d_model": 128, "d_head": 128, "d_mlp": 128, "n_heads": 1, "n_ctx": 2, "kappa": 1.0}
+
+
+def param_shapes(cfg):
+    """{name: (shape, fan_in)}; the init std of a matrix is kappa / sqrt(fan_in).
+
+    fan_in is the size of the axis the matrix is applied along, except for W_O and W_out,
+    which use d_model as the reference code does (DESIGN.md section 2); the two agree at
+    the defaults, where n_heads * d_head = d_mlp = d_model.
+    """
+    p, d, e, H, d_mlp = cfg["p"], cfg["d_model"], cfg["d_head"], cfg["n_heads"], cfg["d_mlp"]
+    return {
+        "W_E": ((d, p), p),  # a column per token: fan_in = p (one-hot input)
+        "W_Q": ((H, e, d), d),
+        "W_K": ((H, e, d), d),
+        "W_V": ((H, e, d), d),
+        "W_O": ((d, H * e), d),  # applied along H*e; std 1/sqrt(d) as the reference code
+        "W_in": ((d_mlp, d), d),
+        "W_out": ((d, d_mlp), d),  # applied along d_mlp; std 1/sqrt(d) as the reference code
+        "W_U": ((d, p), d),  # logits = x @ W_U: fan_in = d
+    }
+
+
+def init(cfg, rng):
+    """W ~ N(0, (kappa / sqrt(fan_in))^2) for every matrix, drawn on the host in the
+    order of PARAM_NAMES with the given numpy Generator; returns NumPy arrays."""
+    dtype = np.dtype(cfg.get("dtype", "float32"))
+    params = {}
+    for name, (shape, fan_in) in param_shapes(cfg).items():
+        W = rng.standard_normal(shape) * (cfg["kappa"] / np.sqrt(fan_in))  # float64 draw
+        params[name] = W.astype(dtype)  # (shape)
+    return params
+
+
+def forward(params, tokens):
+    """logits (B, p) at the last position for tokens (B, T); see the module docstring.
+    cache[1]["pattern"] is the attention pattern (B, H, T, T)."""
+    x0, c_embed = layers.embed_forward(params["W_E"], tokens)  # (B, T, d)
+    a, c_att = layers.attention_forward(x0, params["W_Q"], params["W_K"], params["W_V"],
+                                        params["W_O"], causal=True)  # (B, T, d)
+    x1 = x0 + a  # (B, T, d) residual stream after the attention
+    x1_last, c_last = layers.last_token_forward(x1)  # (B, d)
+    x2, c_mlp = layers.residual_mlp_forward(x1_last, params["W_in"], params["W_out"])  # (B, d)
+    logits, c_unembed = layers.unembed_forward(x2, params["W_U"])  # (B, p)
+    return logits, (c_embed, c_att, c_last, c_mlp, c_unembed)
+
+
+def backward(dlogits, cache):
+    """Gradients of every parameter, same keys as params, walking forward() in reverse."""
+    c_embed, c_att, c_last, c_mlp, c_unembed = cache
+    grads = {}
+    dx2, grads["W_U"] = layers.unembed_backward(dlogits, c_unembed)  # (B, d), (d, p)
+    dx1_last, grads["W_in"], grads["W_out"] = layers.residual_mlp_backward(dx2, c_mlp)  # (B, d)
+    dx1 = layers.last_token_backward(dx1_last, c_last)  # (B, T, d), zero before the last
+    dx0_att, grads["W_Q"], grads["W_K"], grads["W_V"], grads["W_O"] = \
+        layers.attention_backward(dx1, c_att)  # (B, T, d), (H, e, d) x3, (d, H*e)
+    dx0 = dx1 + dx0_att  # (B, T, d) x1 = x0 + a: the residual path and the attention's
+    grads["W_E"] = layers.embed_backward(dx0, c_embed)  # (d, p)
+    return {name: grads[name] for name in PARAM_NAMES}
+
+
+def attention_pattern(params, tokens):
+    """The attention pattern (B, H, T, T): att[b, h, i, j] = weight query i gives key j."""
+    x0, _ = layers.embed_forward(params["W_E"], tokens)  # (B, T, d)
+    _, c_att = layers.attention_forward(x0, params["W_Q"], params["W_K"], params["W_V"],
+                                        params["W_O"], causal=True)
+    return c_att["pattern"]  # (B, H, T, T)
