@@ -1,4 +1,4 @@
-"""The `minigrok` command line: train, prune, ticket.
+"""The `minigrok` command line: train, prune, ticket, compare.
 
 Every bad argument ends with one line `minigrok: error: ...` and exit status 2, before any
 file is written.
@@ -98,6 +98,11 @@ def cmd_ticket(args):
     print(f"wrote {os.path.join(args.out, 'summary.json')} and {os.path.join(args.out, 'accuracy.png')}")
 
 
+def cmd_compare(args):
+    from .compare import compare_files, format_table
+    print(format_table(compare_files(args.a, args.b)))
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="minigrok", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -128,6 +133,11 @@ def build_parser():
                    help="rewind to the dense weights at this epoch (default 0: theta_0)")
     p.add_argument("--out", default="runs/ticket", help="output folder (default runs/ticket)")
     p.set_defaults(func=cmd_ticket)
+
+    p = sub.add_parser("compare", help="max abs / rel difference of every array of two .npz files")
+    p.add_argument("a", metavar="A.npz", help="first file (its arrays set the scale)")
+    p.add_argument("b", metavar="B.npz", help="second file, with the same names and shapes")
+    p.set_defaults(func=cmd_compare)
     return parser
 
 

@@ -119,3 +119,15 @@ def save_split(path, data):
     arrays = {k: np.asarray(data[k]) for k in ("train_x", "train_y", "test_x", "test_y")}
     arrays["meta"] = np.array(json.dumps(data.get("meta", {})))
     _atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+def load_arrays(path):
+    """Every array of any .npz (no pickle) as a dict, with a one-line error for a missing
+    or unreadable file; unlike load_npz, names are kept as they are."""
+    if not os.path.isfile(path):
+        raise MinigrokError(f"file {path!r} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as exc:
+        raise MinigrokError(f"cannot read {path!r}: not a valid .npz file ({exc})") from None

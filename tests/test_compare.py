@@ -1,0 +1,71 @@
+"""`minigrok compare A.npz B.npz`: the numbers of the table, and one-line errors when the
+names or shapes of the two files differ."""
+import re
+
+import numpy as np
+import pytest
+
+from minigrok import io
+from minigrok.cli import main
+from minigrok.compare import compare_arrays
+from minigrok.errors import MinigrokError
+
+
+def _checkpoint(path, scale_W=1.0, extra=None, masks=True):
+    params = {"W_E": np.array([[1.0, -2.0], [0.0, 4.0]]) * scale_W, "W_U": np.ones((2, 3), np.float32)}
+    params.update(extra or {})
+    io.save_npz(str(path), params, {k: np.abs(w) > 0 for k, w in params.items()} if masks else None,
+                meta={"note": str(path)})
+    return str(path)
+
+
+def test_table_numbers():
+    a = {"W": np.array([1.0, -2.0, 0.0, 1e-9]), "m": np.array([True, False])}
+    b = {"W": np.array([1.0, -2.5, 0.0, 2e-9]), "m": np.array([True, True])}
+    rows = {r[0]: r for r in compare_arrays(a, b)}
+    _, shape, max_abs, max_rel, scaled = rows["W"]
+    assert shape == (4,) and max_abs == pytest.approx(0.5)
+    assert max_rel == pytest.approx(0.5)  # 1e-9 vs 2e-9: tiny entries dominate max rel
+    assert scaled == pytest.approx(0.25)  # 0.5 against max |A| = 2
+    assert rows["m"][2] == 1.0  # masks compare as 0/1
+
+
+def test_cli_prints_a_row_per_array(tmp_path, capsys):
+    a = _checkpoint(tmp_path / "a.npz")
+    b = _checkpoint(tmp_path / "b.npz", scale_W=1.001)
+    assert main(["compare", a, b]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0].split()[:2] == ["name", "shape"]
+    names = [line.split()[0] for line in lines[1:-1]]
+    assert names == ["W_E", "W_U", "mask/W_E", "mask/W_U"]  # meta (a JSON string) is skipped
+    w_e = lines[1].split()
+    assert float(w_e[-3]) == pytest.approx(0.004, rel=1e-3) and float(w_e[-2]) == pytest.approx(1e-3, rel=1e-2)
+    assert "largest against its scale: W_E" in lines[-1]
+    assert main(["compare", a, a]) == 0
+    assert all(float(x) == 0 for line in capsys.readouterr().out.splitlines()[1:-1] for x in line.split()[-3:])
+
+
+@pytest.mark.parametrize("other, message", [
+    (dict(extra={"W_in": np.ones((2, 2))}), "different names: only in .*: \\[\\], only in .*'W_in'"),
+    (dict(masks=False), "different names: only in .*'mask/W_E'"),
+    (dict(extra={"W_U": np.ones((3, 2))}), "'W_U' has shape \\(2, 3\\) in .* but \\(3, 2\\) in"),
+])
+def test_cli_errors(tmp_path, capsys, other, message):
+    a = _checkpoint(tmp_path / "a.npz")
+    b = _checkpoint(tmp_path / "b.npz", **other)
+    assert main(["compare", a, b]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("minigrok: error: ")
+    assert re.search(message, err), err
+
+
+def test_cli_missing_file(tmp_path, capsys):
+    a = _checkpoint(tmp_path / "a.npz")
+    assert main(["compare", a, str(tmp_path / "nope.npz")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_no_numeric_arrays():
+    with pytest.raises(MinigrokError, match="no numeric arrays"):
+        compare_arrays({"meta": np.array("{}")}, {"meta": np.array("{}")})
