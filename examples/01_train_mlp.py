@@ -9,7 +9,7 @@ test accuracy stays near chance for thousands of epochs, then rises to 100%.
 import argparse
 
 from minigrok.analysis.plots import plot_accuracy_curves
-from minigrok.train import run
+from minigrok.runs import run
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--p", type=int, default=67)

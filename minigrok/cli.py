@@ -10,7 +10,7 @@ import sys
 from . import io
 from .errors import MinigrokError
 from .models import MODELS
-from .train import TRAIN_DEFAULTS, resume_run, run
+from .runs import TRAIN_DEFAULTS, resume_run, run
 from .data.modular import OPERATIONS, SPLITS
 
 

@@ -15,7 +15,7 @@ from . import io
 from .errors import MinigrokError
 from .masks import density as mask_density
 from .pruning.magnitude import SCOPES, density_from, magnitude_prune
-from .train import TRAIN_DEFAULTS, resume_run, run
+from .runs import TRAIN_DEFAULTS, resume_run, run
 
 TICKET_DEFAULTS = {"rate": 0.6, "scope": "global", "rewind_epoch": 0, "stop_after": 1000}
 

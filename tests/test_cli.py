@@ -1,6 +1,5 @@
 """The command line: every bad argument ends with one clear line, a non-zero exit and no
 file written; train/prune write what they promise."""
-import os
 
 import numpy as np
 import pytest

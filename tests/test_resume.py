@@ -2,10 +2,11 @@
 import numpy as np
 import pytest
 
+import minigrok.runs as runs_module
 import minigrok.train as train_module
 from minigrok import io
 from minigrok.cli import main
-from minigrok.train import read_metrics, resume_run, run
+from minigrok.runs import read_metrics, resume_run, run
 
 CFG = {"p": 13, "epochs": 40, "checkpoint_every": 10, "seed": 2, "lr": 3e-3}
 
@@ -26,7 +27,7 @@ def test_resume_after_interrupt_is_identical(tmp_path, monkeypatch):
         run(CFG, str(tmp_path / "cut"), quiet=True)
     monkeypatch.setattr(train_module, "train_step", real_step)
     assert not (tmp_path / "cut" / "final.npz").exists()
-    assert train_module.latest_checkpoint(str(tmp_path / "cut"))[0] == 20
+    assert runs_module.latest_checkpoint(str(tmp_path / "cut"))[0] == 20
 
     resumed = resume_run(str(tmp_path / "cut"), quiet=True)
     for k, w in whole["params"].items():
