@@ -70,3 +70,19 @@ def test_bad_arguments(kwargs, message):
 
 def test_all_ops_listed():
     assert set(OPERATIONS) == set(PY_OPS) | {"rand"}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("split", ["sym", "all"])
+def test_split_is_the_reference_codes_split(seed, split):
+    """The reference code lists the pairs (i <= j for sym), calls random.seed(seed) and
+    random.shuffle(pairs), and trains on the first int(frac * n)."""
+    import random
+    p = 23
+    pairs = [(i, j) for i in range(p) for j in range(p) if split == "all" or i <= j]
+    random.seed(seed)
+    random.shuffle(pairs)
+    n_train = int(0.4 * len(pairs))
+    data = modular_dataset("add", p, 0.4, split, seed)
+    assert [tuple(x) for x in data["train_x"].tolist()] == pairs[:n_train]
+    assert [tuple(x) for x in data["test_x"].tolist()] == pairs[n_train:]

@@ -15,9 +15,13 @@ Splits:
     sym  unordered pairs a <= b, as the reference grokking-tickets code (p(p+1)/2 pairs;
          2,278 for p = 67, so frac 0.4 gives 911 training pairs)
     all  all p^2 ordered pairs, as the paper's text
-A seeded shuffle (numpy.random.default_rng(seed).permutation) picks the first
-floor(frac * n) pairs for training and the rest for testing.
+The pairs, listed in lexicographic order, are shuffled by Python's
+`random.Random(seed).shuffle` - the reference code's `random.seed(seed);
+random.shuffle(pairs)`, so seed s gives exactly the reference code's split s - and the
+first floor(frac * n) are the training set, the rest the test set.
 """
+import random
+
 import numpy as np
 
 from ..errors import MinigrokError
@@ -88,7 +92,9 @@ def modular_dataset(op="add", p=67, frac=0.4, split="sym", seed=0):
     check_task(op, p, frac, split)
     pairs = all_pairs(op, p, split)  # (n, 2)
     labels = OPERATIONS[op](pairs[:, 0], pairs[:, 1], p).astype(np.int64)  # (n,)
-    order = np.random.default_rng(seed).permutation(len(pairs))  # (n,)
+    order = list(range(len(pairs)))
+    random.Random(seed).shuffle(order)  # the reference code's shuffle (module docstring)
+    order = np.array(order, dtype=np.int64)  # (n,)
     n_train = int(frac * len(pairs))
     if n_train == 0 or n_train == len(pairs):
         raise MinigrokError(f"frac = {frac} leaves an empty train or test set for {len(pairs)} pairs")
