@@ -1,0 +1,105 @@
+"""The other tasks: MNIST's IDX reader (on files the test writes), polynomial regression,
+sparse parity, the fully connected model and the objectives."""
+import gzip
+import os
+
+import numpy as np
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from minigrok.data.mnist import load_idx_folder, mnist_dataset, read_idx
+from minigrok.data.parity import parity_dataset
+from minigrok.data.regression import regression_dataset
+from minigrok.errors import MinigrokError
+from minigrok.models import fc
+from minigrok.objectives import mse_onehot, mse_real
+
+from gradcheck import assert_close, numerical_grad
+
+
+def write_idx(path, array, compress=False):
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+    data = header + array.astype(np.uint8).tobytes()
+    with (gzip.open if compress else open)(path, "wb") as f:
+        f.write(data)
+
+
+def make_mnist_folder(folder, n_train=30, n_test=12, compress=False):
+    rng = np.random.default_rng(0)
+    os.makedirs(folder, exist_ok=True)
+    sfx = ".gz" if compress else ""
+    images = {"train": rng.integers(0, 256, (n_train, 28, 28)), "t10k": rng.integers(0, 256, (n_test, 28, 28))}
+    labels = {"train": rng.integers(0, 10, n_train), "t10k": rng.integers(0, 10, n_test)}
+    for part in ("train", "t10k"):
+        write_idx(os.path.join(folder, f"{part}-images-idx3-ubyte{sfx}"), images[part], compress)
+        write_idx(os.path.join(folder, f"{part}-labels-idx1-ubyte{sfx}"), labels[part], compress)
+    return images, labels
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_idx_round_trip(tmp_path, compress):
+    images, labels = make_mnist_folder(str(tmp_path), compress=compress)
+    tr_x, tr_y, te_x, te_y = load_idx_folder(str(tmp_path))
+    assert np.array_equal(tr_x, images["train"].reshape(30, 784)) and np.array_equal(te_y, labels["t10k"])
+    data = mnist_dataset(n_train=10, seed=1, data_dir=str(tmp_path))
+    assert data["train_x"].shape == (10, 784) and data["test_x"].shape == (12, 784)
+    assert data["train_x"].max() <= 1.0 and "IDX" in data["meta"]["source"]
+
+
+def test_idx_errors(tmp_path):
+    bad = tmp_path / "bad-idx"
+    bad.write_bytes(b"\x00\x00\x0d\x01\x00\x00\x00\x02ab")  # float type byte
+    with pytest.raises(MinigrokError, match="not an IDX file"):
+        read_idx(str(bad))
+    short = tmp_path / "short-idx"
+    write_idx(str(short), np.zeros((4, 3)))
+    short.write_bytes(short.read_bytes()[:-2])
+    with pytest.raises(MinigrokError, match="holds 10 bytes of data, its header promises 12"):
+        read_idx(str(short))
+    with pytest.raises(MinigrokError, match="lacks"):
+        load_idx_folder(str(tmp_path))
+
+
+def test_regression_task():
+    d = regression_dataset(seed=3)
+    assert d["train_x"].shape == (100, 40) and d["test_y"].shape == (100, 1)
+    again = regression_dataset(seed=3)
+    assert np.array_equal(d["train_y"], again["train_y"])
+    # y = (beta . x)^2 / 2 >= 0 and E|x|^2 = 1
+    assert d["train_y"].min() >= 0 and abs(np.mean(np.sum(d["train_x"] ** 2, axis=1)) - 1) < 0.1
+
+
+def test_parity_task():
+    d = parity_dataset(n_train=200, n_test=50, seed=1)
+    x, y = d["train_x"], d["train_y"]
+    assert set(np.unique(x)) == {-1.0, 1.0} and x.shape == (200, 30)
+    expected = [int(sum(1 for v in row[:3] if v < 0) % 2) for row in x.tolist()]
+    assert y.tolist() == expected
+    with pytest.raises(MinigrokError, match="k = 31"):
+        parity_dataset(k=31)
+
+
+@given(st.integers(0, 2**32 - 1), st.lists(st.integers(1, 5), min_size=2, max_size=4), st.integers(1, 4))
+def test_fc_backward(seed, sizes, B):
+    rng = np.random.default_rng(seed)
+    cfg = {"sizes": sizes, "kappa": 1.5, "dtype": "float64"}
+    params = fc.init(cfg, rng)
+    x = rng.standard_normal((B, sizes[0]))
+    out, caches = fc.forward(params, x)
+    pre = [c_lin[0] @ c_lin[1].T for _, c_lin, _ in caches[:-1]]
+    assume(all(np.abs(p).min() > 1e-4 for p in pre))  # away from the ReLU kinks
+    G = rng.standard_normal(out.shape)
+    grads = fc.backward(G, caches)
+    assert list(grads) == list(fc.param_names(cfg))
+    f = lambda: float((fc.forward(params, x)[0] * G).sum())  # noqa: E731
+    for name in grads:
+        assert_close(grads[name], numerical_grad(f, params[name]))
+
+
+def test_objectives():
+    out = np.array([[0.9, 0.1], [0.2, 0.7]])
+    loss, dout, acc = mse_onehot(out, np.array([0, 0]))
+    assert acc == 0.5 and abs(float(loss) - np.mean((out - [[1, 0], [1, 0]]) ** 2)) < 1e-12
+    loss, dout, acc = mse_real(np.array([[1.0], [2.0]]), np.array([[1.005], [2.5]]))
+    assert acc == 0.5
