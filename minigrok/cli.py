@@ -10,13 +10,19 @@ import sys
 from . import io
 from .errors import MinigrokError
 from .models import MODELS
-from .runs import TRAIN_DEFAULTS, resume_run, run
+from .data import TASK_DEFAULTS
+from .runs import TRAIN_DEFAULTS, resume_run, run, with_defaults
 from .data.modular import OPERATIONS, SPLITS
 
 
 def _add_training_args(parser, defaults):
     g = parser.add_argument_group("task and model")
-    g.add_argument("--model", default=defaults["model"], help="mlp (default) or transformer")
+    g.add_argument("--task", default="modular",
+                   help=f"one of {', '.join(TASK_DEFAULTS)} (default modular); each task brings "
+                        "its paper settings for the options left unset")
+    g.add_argument("--data-dir", help="MNIST: folder of IDX files (or MINIGROK_DATA)")
+    g.add_argument("--n-train", type=int, help="MNIST: number of training images (default 1000)")
+    g.add_argument("--model", help="mlp (default for modular), transformer, or fc (vector tasks)")
     g.add_argument("--op", default=defaults["op"], help=f"one of {', '.join(OPERATIONS)}")
     g.add_argument("--p", type=int, default=defaults["p"], help="modulus (default 67)")
     g.add_argument("--frac", type=float, default=defaults["frac"], help="training fraction (default 0.4)")
@@ -26,9 +32,9 @@ def _add_training_args(parser, defaults):
     g.add_argument("--backend", default=os.environ.get("MINIGROK_BACKEND") or defaults["backend"],
                    help="numpy (default) or cupy; also MINIGROK_BACKEND")
     g = parser.add_argument_group("optimiser and schedule")
-    g.add_argument("--epochs", type=int, default=defaults["epochs"], help="epoch cap (default 30000)")
-    g.add_argument("--lr", type=float, default=defaults["lr"], help="AdamW learning rate (1e-3)")
-    g.add_argument("--wd", type=float, default=defaults["weight_decay"], help="AdamW weight decay (1)")
+    g.add_argument("--epochs", type=int, help="epoch cap (default 30000)")
+    g.add_argument("--lr", type=float, help="AdamW learning rate (default 1e-3)")
+    g.add_argument("--wd", type=float, help="AdamW weight decay (default 1)")
     g.add_argument("--beta1", type=float, default=defaults["betas"][0])
     g.add_argument("--beta2", type=float, default=defaults["betas"][1])
     g.add_argument("--eval-every", type=int, default=defaults["eval_every"],
@@ -42,18 +48,23 @@ def _add_training_args(parser, defaults):
 
 
 def _training_config(args):
-    return {
-        "model": args.model, "op": args.op, "p": args.p, "frac": args.frac, "split": args.split,
-        "seed": args.seed, "dtype": args.dtype, "backend": args.backend, "epochs": args.epochs,
-        "lr": args.lr, "weight_decay": args.wd, "betas": [args.beta1, args.beta2],
-        "eps": TRAIN_DEFAULTS["eps"], "eval_every": args.eval_every,
-        "checkpoint_every": args.checkpoint_every, "stop_after": args.stop_after,
-        "stop_threshold": args.stop_threshold, "task": "modular",
+    """The run settings given on the command line; unset task-dependent options (model,
+    epochs, lr, wd) are left out so that the task's defaults apply (runs.with_defaults)."""
+    cfg = {
+        "task": args.task, "op": args.op, "p": args.p, "frac": args.frac, "split": args.split,
+        "seed": args.seed, "dtype": args.dtype, "backend": args.backend,
+        "betas": [args.beta1, args.beta2], "eps": TRAIN_DEFAULTS["eps"],
+        "eval_every": args.eval_every, "checkpoint_every": args.checkpoint_every,
+        "stop_after": args.stop_after, "stop_threshold": args.stop_threshold,
     }
+    optional = {"model": args.model, "epochs": args.epochs, "lr": args.lr, "weight_decay": args.wd,
+                "data_dir": args.data_dir, "n_train": args.n_train}
+    cfg.update({k: v for k, v in optional.items() if v is not None})
+    return with_defaults(cfg)
 
 
 def _check_model(name):
-    if name not in MODELS:
+    if name is not None and name not in MODELS:
         raise MinigrokError(f"unknown model {name!r}; allowed: {', '.join(sorted(MODELS))}")
 
 
@@ -98,9 +109,42 @@ def cmd_ticket(args):
     print(f"wrote {os.path.join(args.out, 'summary.json')} and {os.path.join(args.out, 'accuracy.png')}")
 
 
+def cmd_analyze(args):
+    from .analysis.report import analyze
+    result = analyze(args.run_dir, density=args.density, scope=args.scope,
+                     max_checkpoints=args.max_checkpoints, quiet=args.quiet)
+    print(f"wrote {len(result['files'])} files to {result['dir']}")
+
+
 def cmd_compare(args):
     from .compare import compare_files, format_table
     print(format_table(compare_files(args.a, args.b)))
+
+
+def cmd_sweep(args):
+    from .sweep import format_table, parse_list, sweep_experiment
+    _check_model(args.model)
+    rates = parse_list(args.rates, float, "--rates")
+    seeds = parse_list(args.seeds, int, "--seeds")
+    summary = sweep_experiment(_training_config(args), args.out, rates=rates, seeds=seeds,
+                               scope=args.scope, quiet=args.quiet)
+    print(format_table(summary))
+    print(f"wrote {os.path.join(args.out, 'results.csv')} and {os.path.join(args.out, 'summary.json')}")
+
+
+def cmd_bench(args):
+    """benchmarks/bench.py of the source checkout, in a fresh process so that its thread
+    counts are set before NumPy is imported (minigrok itself never imports torch)."""
+    import subprocess
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    script = os.path.join(root, "benchmarks", "bench.py")
+    if not os.path.isfile(script):
+        raise MinigrokError(f"minigrok bench needs the source checkout: {script!r} does not exist")
+    argv = ["--threads", str(args.threads), "--models", args.models, "--repeats", str(args.repeats),
+            "--dtype", args.dtype] + ["--no-compile"] * args.no_compile + ["--json"] * args.json
+    code = subprocess.call([sys.executable, script, *argv])
+    if code:
+        raise MinigrokError(f"benchmarks/bench.py exited with status {code}")
 
 
 def build_parser():
@@ -138,6 +182,34 @@ def build_parser():
     p.add_argument("a", metavar="A.npz", help="first file (its arrays set the scale)")
     p.add_argument("b", metavar="B.npz", help="second file, with the same names and shapes")
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("sweep", help="tickets at several pruning rates and seeds, trained as one stacked model")
+    _add_training_args(p, {**TRAIN_DEFAULTS, "stop_after": TICKET_DEFAULTS["stop_after"]})
+    p.add_argument("--rates", default="0.0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9",
+                   help="comma-separated pruning rates, fractions removed (default 0.0,...,0.9)")
+    p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
+    p.add_argument("--scope", default=TICKET_DEFAULTS["scope"], help="global (default) or layer")
+    p.add_argument("--out", default="runs/sweep", help="output folder (default runs/sweep)")
+    p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser("bench", help="time minigrok against PyTorch (needs torch; benchmarks/bench.py)")
+    p.add_argument("--threads", type=int, default=2, help="threads for both frameworks (2)")
+    p.add_argument("--models", default="mlp,transformer", help="comma-separated (both)")
+    p.add_argument("--repeats", type=int, default=40, help="timed rounds per case (40)")
+    p.add_argument("--dtype", default="float32", help="float32 (default) or float64")
+    p.add_argument("--no-compile", action="store_true", help="skip torch.compile")
+    p.add_argument("--json", action="store_true", help="one JSON object per case")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("analyze", help="Fourier, mask-dynamics, graph, MED and neuron analyses -> DIR/analysis/")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory or a ticket folder (dense/ + ticket/)")
+    p.add_argument("--density", type=float, help="density of the masks taken at checkpoints "
+                   "(default: the ticket's, from mask.npz; 0.4 for a single run)")
+    p.add_argument("--scope", help="global or layer (default: the ticket's, else global)")
+    p.add_argument("--max-checkpoints", type=int, default=40,
+                   help="analyse at most this many checkpoints per run, evenly spaced (default 40)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=cmd_analyze)
     return parser
 
 

@@ -24,9 +24,21 @@ def one_hot(indices, n, dtype):
     return (indices[..., None] == xp.arange(n)).astype(dtype)  # (..., n)
 
 
+def lookup_rows(table, indices):
+    """out[..., :] = table[indices[...], :] for a table (V, d); for K stacked tables
+    (K, V, d) the indices (K, ...) pick rows of their own model's table."""
+    if table.ndim == 2:
+        return table[indices]  # (..., d)
+    xp = array_module(table)
+    K, V, d = table.shape
+    first_row = (xp.arange(K) * V).reshape((K,) + (1,) * (indices.ndim - 1))  # (K, 1, ...)
+    return table.reshape(K * V, d)[indices + first_row]  # (K, ..., d) one gather for all K
+
+
 def embed_forward(W_E, tokens):
-    """x[b, t, :] = W_E[:, tokens[b, t]]   (W_E is (d, V), one column per token)."""
-    x = W_E.T[tokens]  # (B, T, d)
+    """x[..., b, t, :] = W_E[..., :, tokens[..., b, t]]   (W_E is (d, V) or (K, d, V), one
+    column per token; tokens (B, T) or (K, B, T))."""
+    x = lookup_rows(W_E.swapaxes(-1, -2), tokens)  # (..., B, T, d)
     return x, (W_E.shape, W_E.dtype, tokens)
 
 
@@ -36,22 +48,21 @@ def embed_backward(dx, cache):
     The scatter-add is written as a matmul with the one-hot matrix of the tokens; on a
     CPU and a GPU this beats `add.at` by ~8x at the paper's sizes and sums in a fixed order.
     """
-    (d, V), dtype, tokens = cache
-    onehot = one_hot(tokens.reshape(-1), V, dtype)  # (B*T, V)
-    dW_E = dx.reshape(-1, d).T @ onehot  # (d, V)
+    W_shape, dtype, tokens = cache
+    lead, (d, V) = W_shape[:-2], W_shape[-2:]  # lead = () or (K,)
+    onehot = one_hot(tokens.reshape(lead + (-1,)), V, dtype)  # (..., B*T, V)
+    dW_E = dx.reshape(lead + (-1, d)).swapaxes(-1, -2) @ onehot  # (..., d, V)
     return dW_E
 
 
 # ----------------------------------------------------------------------------------------
 # stacked models: W (K, out, in) meets x (K, B, ..., in)
 
-def align_models(W, x):
-    """View W (K, a, b) as (K, 1, ..., 1, a, b) so its model axis K lines up with x's first
-    axis under matmul broadcasting; a single model's 2-D W is returned unchanged."""
-    extra = x.ndim - W.ndim
-    if W.ndim == 2 or extra <= 0:
-        return W
-    return W.reshape(W.shape[:-2] + (1,) * extra + W.shape[-2:])
+def fold_batch(x, W):
+    """View x (..., n) as (N, n), or as (K, N, n) when W (K, a, b) stacks K models: every
+    batch axis is folded into N, so one matrix product per model covers the whole batch
+    (NumPy would otherwise loop over the batch axes, one small GEMM each)."""
+    return x.reshape(W.shape[:-2] + (-1, x.shape[-1]))  # (N, n) or (K, N, n)
 
 
 # ----------------------------------------------------------------------------------------
@@ -59,18 +70,16 @@ def align_models(W, x):
 
 def linear_forward(x, W):
     """out = x @ W.T   (x is (..., in), W is (out, in) or (K, out, in))."""
-    out = x @ align_models(W, x).swapaxes(-1, -2)  # (..., out)
-    return out, (x, W)
+    out = fold_batch(x, W) @ W.swapaxes(-1, -2)  # (N, out) or (K, N, out)
+    return out.reshape(x.shape[:-1] + out.shape[-1:]), (x, W)  # (..., out)
 
 
 def linear_backward(dout, cache):
     """out = x @ W.T  =>  dx = dout @ W,  dW = dout.T @ x summed over the batch axes."""
     x, W = cache
-    dx = dout @ align_models(W, dout)  # (..., in)
-    lead = W.shape[:-2]  # () for one model, (K,) for K stacked models
-    x2 = x.reshape(*lead, -1, x.shape[-1])  # (..., N, in): every batch axis folded into N
-    dout2 = dout.reshape(*lead, -1, dout.shape[-1])  # (..., N, out)
-    dW = dout2.swapaxes(-1, -2) @ x2  # (..., out, in)
+    dout2 = fold_batch(dout, W)  # (N, out) or (K, N, out)
+    dx = (dout2 @ W).reshape(x.shape)  # (..., in)
+    dW = dout2.swapaxes(-1, -2) @ fold_batch(x, W)  # (out, in) or (K, out, in)
     return dx, dW
 
 
@@ -78,19 +87,17 @@ def linear_backward(dout, cache):
 # unembedding: logits = x @ W_U   (W_U is (d, V), the checkpoint layout)
 
 def unembed_forward(x, W_U):
-    """logits = x @ W_U   (x is (..., d), W_U is (d, V))."""
-    logits = x @ align_models(W_U, x)  # (..., V)
-    return logits, (x, W_U)
+    """logits = x @ W_U   (x is (..., d), W_U is (d, V) or (K, d, V))."""
+    logits = fold_batch(x, W_U) @ W_U  # (N, V) or (K, N, V)
+    return logits.reshape(x.shape[:-1] + logits.shape[-1:]), (x, W_U)  # (..., V)
 
 
 def unembed_backward(dlogits, cache):
     """logits = x @ W_U  =>  dx = dlogits @ W_U.T,  dW_U = x.T @ dlogits."""
     x, W_U = cache
-    dx = dlogits @ align_models(W_U, dlogits).swapaxes(-1, -2)  # (..., d)
-    lead = W_U.shape[:-2]
-    x2 = x.reshape(*lead, -1, x.shape[-1])  # (..., N, d)
-    dlogits2 = dlogits.reshape(*lead, -1, dlogits.shape[-1])  # (..., N, V)
-    dW_U = x2.swapaxes(-1, -2) @ dlogits2  # (..., d, V)
+    dlogits2 = fold_batch(dlogits, W_U)  # (N, V) or (K, N, V)
+    dx = (dlogits2 @ W_U.swapaxes(-1, -2)).reshape(x.shape)  # (..., d)
+    dW_U = fold_batch(x, W_U).swapaxes(-1, -2) @ dlogits2  # (d, V) or (K, d, V)
     return dx, dW_U
 
 
@@ -171,6 +178,10 @@ def project_heads_backward(dout, cache):
 
 # ----------------------------------------------------------------------------------------
 # attention scores: s = q @ k.T / sqrt(e)
+#
+# The products of the transposed attention matrices (ds.T @ q, att.T @ dz) contract over
+# the few queries; they are written with einsum, since NumPy's matmul would make one BLAS
+# call per example for these tiny outer products (~5x slower at T = 2).
 
 def scores_forward(q, k):
     """s[..., i, j] = q[..., i, :] . k[..., j, :] / sqrt(e)   (q is (..., Tq, e), k is (..., Tk, e))."""
@@ -182,32 +193,38 @@ def scores_forward(q, k):
 def scores_backward(ds, cache):
     """s = q @ k.T / sqrt(e)  =>  dq = ds @ k / sqrt(e),  dk = ds.T @ q / sqrt(e)."""
     q, k, scale = cache
-    dq = (ds @ k) * scale  # (..., Tq, e)
-    dk = (ds.swapaxes(-1, -2) @ q) * scale  # (..., Tk, e)
+    xp = array_module(ds)
+    ds = ds * scale  # (..., Tq, Tk) scaled once, on the small array
+    dq = ds @ k  # (..., Tq, e)
+    dk = xp.einsum("...ij,...ie->...je", ds, q)  # (..., Tk, e) = ds.T @ q
     return dq, dk
 
 
 # ----------------------------------------------------------------------------------------
-# causal mask: query i sees keys j <= i
+# causal mask: a query sees the keys at its own position and before
 
 def causal_mask_forward(s):
-    """out[..., i, j] = s[..., i, j] if j <= i else -inf   (s is (..., T, T)).
+    """out[..., i, j] = s[..., i, j] if key j is not after query i, else -inf
+    (s is (..., Tq, Tk)).
 
-    -inf (not a large negative number) makes the softmax weight of a masked key exactly
-    0 in every dtype. No row is all -inf, since query i always sees key i, so the softmax
-    never computes -inf - -inf.
+    The Tq queries are the last Tq of the Tk positions (Tq = Tk: all of them), so query i
+    sits at position i + Tk - Tq and sees the keys j <= i + Tk - Tq. -inf (not a large
+    negative number) makes the softmax weight of a masked key exactly 0 in every dtype.
+    No row is all -inf, since a query always sees its own position, so the softmax never
+    computes -inf - -inf.
     """
     xp = array_module(s)
-    query, key = xp.arange(s.shape[-2]), xp.arange(s.shape[-1])  # (T,), (T,)
-    allowed = key[None, :] <= query[:, None]  # (T, T) lower triangle with the diagonal
-    out = xp.where(allowed, s, xp.asarray(-xp.inf, dtype=s.dtype))  # (..., T, T)
+    Tq, Tk = s.shape[-2:]
+    query, key = xp.arange(Tq) + (Tk - Tq), xp.arange(Tk)  # (Tq,) positions, (Tk,)
+    allowed = key[None, :] <= query[:, None]  # (Tq, Tk) lower triangle with the diagonal
+    out = xp.where(allowed, s, xp.asarray(-xp.inf, dtype=s.dtype))  # (..., Tq, Tk)
     return out, allowed
 
 
 def causal_mask_backward(dout, cache):
-    """out = s where j <= i, else the constant -inf  =>  ds = dout where j <= i, else 0."""
+    """out = s where allowed, else the constant -inf  =>  ds = dout where allowed, else 0."""
     allowed = cache
-    return dout * allowed  # (..., T, T)
+    return dout * allowed  # (..., Tq, Tk)
 
 
 # ----------------------------------------------------------------------------------------
@@ -239,31 +256,38 @@ def weighted_sum_forward(att, v):
 def weighted_sum_backward(dz, cache):
     """z = att @ v  =>  datt = dz @ v.T,  dv = att.T @ dz."""
     att, v = cache
+    xp = array_module(dz)
     datt = dz @ v.swapaxes(-1, -2)  # (..., Tq, Tk)
-    dv = att.swapaxes(-1, -2) @ dz  # (..., Tk, e)
+    dv = xp.einsum("...ij,...ie->...je", att, dz)  # (..., Tk, e) = att.T @ dz
     return datt, dv
 
 
 # ----------------------------------------------------------------------------------------
 # multi-head attention, the sublayer of the Transformer (the residual add is the caller's)
 
-def attention_forward(x, W_Q, W_K, W_V, W_O, causal=True):
+def attention_forward(x, W_Q, W_K, W_V, W_O, causal=True, n_queries=None):
     """out = concat_h(softmax(mask(q_h @ k_h.T / sqrt(e))) @ v_h) @ W_O.T, where
     q_h = x @ W_Q[h].T, k_h = x @ W_K[h].T, v_h = x @ W_V[h].T   (x is (..., T, d)).
 
-    The cache is a dict; cache["pattern"] is the attention pattern att (..., H, T, T),
-    att[..., h, i, j] = how much query position i of head h reads key position j.
+    n_queries: compute the output at the last n_queries positions only (default: all T);
+    a model that reads only the last position needs its query alone, and every position
+    as a key and a value. out is (..., Tq, d) with Tq = n_queries or T.
+
+    The cache is a dict; cache["pattern"] is the attention pattern att (..., H, Tq, T),
+    att[..., h, i, j] = how much query i of head h reads key position j.
     """
-    q, c_q = project_heads_forward(x, W_Q)  # (..., H, T, e)
+    T = x.shape[-2]
+    Tq = T if n_queries is None else n_queries
+    q, c_q = project_heads_forward(x[..., T - Tq:, :], W_Q)  # (..., H, Tq, e)
     k, c_k = project_heads_forward(x, W_K)  # (..., H, T, e)
     v, c_v = project_heads_forward(x, W_V)  # (..., H, T, e)
-    s, c_scores = scores_forward(q, k)  # (..., H, T, T)
+    s, c_scores = scores_forward(q, k)  # (..., H, Tq, T)
     c_mask = None
     if causal:
-        s, c_mask = causal_mask_forward(s)  # (..., H, T, T)
-    att, c_softmax = softmax_forward(s)  # (..., H, T, T)
-    z, c_sum = weighted_sum_forward(att, v)  # (..., H, T, e)
-    out, c_o = linear_forward(merge_heads(z), W_O)  # (..., T, d)
+        s, c_mask = causal_mask_forward(s)  # (..., H, Tq, T)
+    att, c_softmax = softmax_forward(s)  # (..., H, Tq, T)
+    z, c_sum = weighted_sum_forward(att, v)  # (..., H, Tq, e)
+    out, c_o = linear_forward(merge_heads(z), W_O)  # (..., Tq, d)
     cache = {"q": c_q, "k": c_k, "v": c_v, "scores": c_scores, "mask": c_mask,
              "softmax": c_softmax, "sum": c_sum, "o": c_o, "pattern": att}
     return out, cache
@@ -272,19 +296,21 @@ def attention_forward(x, W_Q, W_K, W_V, W_O, causal=True):
 def attention_backward(dout, cache):
     """out = concat_h(softmax(mask(q_h @ k_h.T / sqrt(e))) @ v_h) @ W_O.T with q, k, v
     projections of x  =>  (dx, dW_Q, dW_K, dW_V, dW_O), each op's backward in reverse;
-    x feeds q, k and v, so dx is the sum of their three contributions."""
-    dz_merged, dW_O = linear_backward(dout, cache["o"])  # (..., T, H*e), (d, H*e)
+    x feeds q (at the last Tq positions), k and v, so dx sums their three contributions."""
+    dz_merged, dW_O = linear_backward(dout, cache["o"])  # (..., Tq, H*e), (d, H*e)
     H = cache["q"][1][-3]  # the number of heads, from the shape of W_Q
-    dz = split_heads(dz_merged, H)  # (..., H, T, e)
-    datt, dv = weighted_sum_backward(dz, cache["sum"])  # (..., H, T, T), (..., H, T, e)
-    ds = softmax_backward(datt, cache["softmax"])  # (..., H, T, T)
+    dz = split_heads(dz_merged, H)  # (..., H, Tq, e)
+    datt, dv = weighted_sum_backward(dz, cache["sum"])  # (..., H, Tq, T), (..., H, T, e)
+    ds = softmax_backward(datt, cache["softmax"])  # (..., H, Tq, T)
     if cache["mask"] is not None:
-        ds = causal_mask_backward(ds, cache["mask"])  # (..., H, T, T)
-    dq, dk = scores_backward(ds, cache["scores"])  # (..., H, T, e) each
-    dx_q, dW_Q = project_heads_backward(dq, cache["q"])  # (..., T, d), (H, e, d)
+        ds = causal_mask_backward(ds, cache["mask"])  # (..., H, Tq, T)
+    dq, dk = scores_backward(ds, cache["scores"])  # (..., H, Tq, e), (..., H, T, e)
+    dx_q, dW_Q = project_heads_backward(dq, cache["q"])  # (..., Tq, d), (H, e, d)
     dx_k, dW_K = project_heads_backward(dk, cache["k"])  # (..., T, d), (H, e, d)
     dx_v, dW_V = project_heads_backward(dv, cache["v"])  # (..., T, d), (H, e, d)
-    return dx_q + dx_k + dx_v, dW_Q, dW_K, dW_V, dW_O
+    dx = dx_k + dx_v  # (..., T, d)
+    dx[..., dx.shape[-2] - dx_q.shape[-2]:, :] += dx_q  # the queries' positions
+    return dx, dW_Q, dW_K, dW_V, dW_O
 
 
 # ----------------------------------------------------------------------------------------

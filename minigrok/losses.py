@@ -1,7 +1,6 @@
 """Losses. Each returns (loss, dlogits): the mean loss as a 0-d float64 array and its
 gradient with respect to the model output, in the output's dtype."""
 from .backend import array_module
-from .layers import one_hot
 
 
 def log_softmax(logits):
@@ -19,14 +18,17 @@ def cross_entropy(logits, labels):
     before the batch (stacked models) each get their own mean.
     """
     xp = array_module(logits)
-    z = logits.astype(xp.float64)  # (..., B, V)
-    logp = log_softmax(z)  # (..., B, V)
-    B = labels.shape[-1]
-    picked = xp.take_along_axis(logp, labels[..., None], axis=-1)[..., 0]  # (..., B)
-    loss = -picked.mean(axis=-1)  # (...)
-    dz = xp.exp(logp) - one_hot(labels, z.shape[-1], xp.float64)  # (..., B, V) softmax - onehot
-    dlogits = (dz / B).astype(logits.dtype)  # (..., B, V)
-    return loss, dlogits
+    B = logits.shape[-2]
+    z = logits.astype(xp.float64)  # (..., B, V) a fresh float64 copy, shifted in place:
+    z -= z.max(axis=-1, keepdims=True)  # log softmax(z) = z - max z - log sum exp(z - max z)
+    e = xp.exp(z)  # (..., B, V)
+    total = e.sum(axis=-1, keepdims=True)  # (..., B, 1)
+    y = labels[..., None]  # (..., B, 1)
+    loss = (xp.log(total) - xp.take_along_axis(z, y, axis=-1))[..., 0].mean(axis=-1)  # (...)
+    e *= 1.0 / (B * total)  # (..., B, V) softmax(z) / B
+    e_y = xp.take_along_axis(e, y, axis=-1)  # (..., B, 1)
+    xp.put_along_axis(e, y, e_y - 1.0 / B, axis=-1)  # (softmax - onehot) / B
+    return loss, e.astype(logits.dtype)
 
 
 def accuracy(logits, labels):

@@ -18,7 +18,7 @@ import numpy as np
 from . import __version__
 from . import io
 from .backend import backend_name, set_backend, to_device, to_numpy
-from .data import modular_dataset
+from .data import TASK_DEFAULTS, make_dataset
 from .errors import MinigrokError
 from .masks import check_matches
 from .models import get_model, model_config
@@ -31,6 +31,14 @@ TRAIN_DEFAULTS = {
     "epochs": 30000, "eval_every": 1, "checkpoint_every": 1000,
     "stop_after": None, "stop_threshold": 0.99, "init": None, "mask": None,
 }
+
+
+def with_defaults(cfg):
+    """cfg completed by its task's defaults (data.TASK_DEFAULTS), then TRAIN_DEFAULTS."""
+    task = cfg.get("task", "modular")
+    if task not in TASK_DEFAULTS:
+        raise MinigrokError(f"unknown task {task!r}; allowed: {', '.join(TASK_DEFAULTS)}")
+    return {**TRAIN_DEFAULTS, **TASK_DEFAULTS[task], **cfg}
 
 
 def check_hyperparameters(cfg):
@@ -58,12 +66,13 @@ def build_run(cfg):
     """
     check_hyperparameters(cfg)
     model = get_model(cfg["model"])
-    data = modular_dataset(cfg["op"], cfg["p"], cfg["frac"], cfg["split"], cfg["seed"])
-    mcfg = model_config(cfg["model"], data["meta"]["vocab"], cfg["dtype"])
+    data = make_dataset(cfg)
+    model_settings = {k: cfg[k] for k in model.DEFAULTS if k in cfg}  # e.g. sizes, kappa
+    mcfg = model_config(cfg["model"], data["meta"].get("vocab"), cfg["dtype"], **model_settings)
     fresh = model.init(mcfg, np.random.default_rng(cfg["seed"]))
     params = fresh
     if cfg.get("init"):
-        params = io.load_params(cfg["init"], model.PARAM_NAMES)
+        params = io.load_params(cfg["init"], list(fresh))
         check_matches(params, fresh, where=f"init file {cfg['init']!r}")
         params = {k: w.astype(cfg["dtype"]) for k, w in params.items()}
     masks = None
@@ -155,7 +164,7 @@ def _train_in_dir(out_dir, cfg, model, data, params, masks, opt_state, metrics, 
 
 def run(cfg, out_dir, label="train", quiet=False):
     """Train from scratch into a new run directory (see the module docstring)."""
-    cfg = {**TRAIN_DEFAULTS, **cfg}
+    cfg = with_defaults(cfg)
     set_backend(cfg["backend"])
     model, data, params, masks = build_run(cfg)  # every check before anything is written
     if os.path.exists(os.path.join(out_dir, "config.json")):
@@ -197,7 +206,7 @@ def resume_run(out_dir, epochs=None, label="train", quiet=False):
     epoch, path = latest_checkpoint(out_dir)
     if path is None:  # stopped before the first checkpoint: start again from init.npz
         state, metrics, wall = None, None, 0.0
-        params = io.load_params(os.path.join(out_dir, "init.npz"), model.PARAM_NAMES)
+        params = io.load_params(os.path.join(out_dir, "init.npz"), list(params))
     else:
         ckpt = io.load_npz(path)
         params, state = ckpt["params"], ckpt["opt_state"]

@@ -15,7 +15,7 @@ from . import io
 from .errors import MinigrokError
 from .masks import density as mask_density
 from .pruning.magnitude import SCOPES, density_from, magnitude_prune
-from .runs import TRAIN_DEFAULTS, resume_run, run
+from .runs import resume_run, run, with_defaults
 
 TICKET_DEFAULTS = {"rate": 0.6, "scope": "global", "rewind_epoch": 0, "stop_after": 1000}
 
@@ -46,7 +46,7 @@ def ticket_experiment(cfg, out_dir, rate=0.6, scope="global", rewind_epoch=0, qu
     cfg: the training settings of both runs (TRAIN_DEFAULTS keys). Both runs stop once
     test accuracy has held >= cfg['stop_threshold'] for cfg['stop_after'] epochs.
     """
-    cfg = {**TRAIN_DEFAULTS, "stop_after": TICKET_DEFAULTS["stop_after"], **cfg}
+    cfg = with_defaults({"stop_after": TICKET_DEFAULTS["stop_after"], **cfg})
     density = density_from(rate=rate)
     if scope not in SCOPES:
         raise MinigrokError(f"unknown pruning scope {scope!r}; allowed: {', '.join(SCOPES)}")

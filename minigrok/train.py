@@ -10,7 +10,7 @@ tau_grok = t_gen / t_mem.
 Run directories (files on disk, resume) are in runs.py; this file is the loop itself.
 """
 from .backend import array_module, to_float
-from .losses import accuracy, cross_entropy
+from .objectives import get_objective
 from .optim import adamw_init, adamw_step
 from .progress import progress_end, progress_start, progress_update
 
@@ -30,23 +30,23 @@ def model_functions(model):
 
 
 def train_step(model, params, opt_state, x, y, hp, masks=None):
-    """Forward, float64 cross-entropy, backward and one masked AdamW step (in place).
+    """Forward, the loss (hp['objective'], default float64 cross-entropy; see
+    objectives.py), backward and one masked AdamW step (in place).
     Returns the loss and accuracy of the parameters *before* the step."""
     forward, backward = model_functions(model)
     logits, cache = forward(params, x)  # (B, p)
-    loss, dlogits = cross_entropy(logits, y)  # (), (B, p)
-    acc = accuracy(logits, y)  # ()
+    loss, dlogits, acc = get_objective(hp.get("objective", "ce"))(logits, y)  # (), (B, p), ()
     grads = backward(dlogits, cache)
     adamw_step(params, grads, opt_state, lr=hp["lr"], weight_decay=hp["weight_decay"],
                betas=tuple(hp["betas"]), eps=hp["eps"], masks=masks)
     return loss, acc
 
 
-def evaluate(model, params, x, y):
+def evaluate(model, params, x, y, objective="ce"):
     """(loss, accuracy) of params on inputs x with labels y, no gradient."""
     logits, _ = model_functions(model)[0](params, x)  # (B, p)
-    loss, _ = cross_entropy(logits, y)
-    return loss, accuracy(logits, y)
+    loss, _, acc = get_objective(objective)(logits, y)
+    return loss, acc
 
 
 def weight_norms(params):
@@ -100,7 +100,7 @@ def train_loop(model, params, data, hp, masks=None, opt_state=None, metrics=None
     """
     opt_state = opt_state or adamw_init(params)
     metrics = metrics or {c: [] for c in METRIC_COLUMNS}
-    epochs, every = hp["epochs"], hp["eval_every"]
+    epochs, every, objective = hp["epochs"], hp["eval_every"], hp.get("objective", "ce")
     stop_after, stop_thr = hp.get("stop_after"), hp.get("stop_threshold", 0.99)
     since = held_since(metrics, stop_thr)
     bar = progress_start(label, start_epoch, epochs, every=max(1000, every), enabled=not quiet)
@@ -109,14 +109,14 @@ def train_loop(model, params, data, hp, masks=None, opt_state=None, metrics=None
         logged = epoch % every == 0 or epoch == epochs
         stopping = False
         if logged:  # measured on the parameters before this epoch's step
-            test_loss, test_acc = evaluate(model, params, data["test_x"], data["test_y"])
+            test_loss, test_acc = evaluate(model, params, data["test_x"], data["test_y"], objective)
             l1, l2 = weight_norms(params)
             test_acc = to_float(test_acc)
             since = (since if since is not None else epoch) if test_acc >= stop_thr else None
             stopping = stop_after is not None and since is not None and epoch - since >= stop_after
         last = stopping or epoch == epochs
         if last:  # no step after the last row: final params = the params of that row
-            train_loss, train_acc = evaluate(model, params, data["train_x"], data["train_y"])
+            train_loss, train_acc = evaluate(model, params, data["train_x"], data["train_y"], objective)
         else:  # the loss and accuracy of the step's own forward pass
             train_loss, train_acc = train_step(model, params, opt_state, data["train_x"],
                                                data["train_y"], hp, masks)

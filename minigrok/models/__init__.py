@@ -1,13 +1,15 @@
-"""Models: each module offers PARAM_NAMES, DEFAULTS, init(cfg, rng) -> params,
-forward(params, tokens) -> (logits, cache) and backward(dlogits, cache) -> grads."""
+"""Models: each module offers DEFAULTS, param_shapes(cfg), init(cfg, rng) -> params,
+forward(params, x) -> (outputs, cache) and backward(doutputs, cache) -> grads.
+mlp and transformer (token inputs) also name their fixed PARAM_NAMES; fc (vector inputs)
+derives its names W_0 .. W_{L-1} from its layer sizes."""
 from ..errors import MinigrokError
-from . import mlp, transformer
+from . import fc, mlp, transformer
 
-MODELS = {"mlp": mlp, "transformer": transformer}
+MODELS = {"mlp": mlp, "transformer": transformer, "fc": fc}
 
 
 def get_model(name):
-    """The model module called `name` ('mlp' or 'transformer')."""
+    """The model module called `name` ('mlp', 'transformer' or 'fc')."""
     if name not in MODELS:
         raise MinigrokError(f"unknown model {name!r}; allowed: {', '.join(sorted(MODELS))}")
     return MODELS[name]

@@ -75,19 +75,27 @@ def backward(dlogits, cache):
 # FLOPs. It computes the same logits and gradients as forward/backward above (equal to
 # ~1e-15 in float64, tested), only rounded in a different order in float32.
 
+def _mT(A):
+    """The transpose of the last two axes: A.T for one model, each model's for K stacked."""
+    return A.swapaxes(-1, -2)
+
+
 def token_counts(tokens, p, dtype):
-    """C[b, v] = number of positions t with tokens[b, t] == v: (B, p)."""
-    return layers.one_hot(tokens, p, dtype).sum(axis=-2)  # (B, p)
+    """C[..., b, v] = number of positions t with tokens[..., b, t] == v: (..., B, p)."""
+    return layers.one_hot(tokens, p, dtype).sum(axis=-2)  # (..., B, p)
 
 
 def forward_factored(params, tokens):
-    """logits = relu(P[:, a] + P[:, b]) @ M with P = W_in @ W_E, M = W_out.T @ W_U."""
+    """logits = relu(P[:, a] + P[:, b]) @ M with P = W_in @ W_E, M = W_out.T @ W_U.
+
+    Also for K stacked models: params of shape (K, ...) and tokens (K, B, 2)."""
     W_E, W_in, W_out, W_U = (params[k] for k in PARAM_NAMES)
-    P = W_in @ W_E  # (d_hidden, p)
-    pre = P.T[tokens[..., 0]] + P.T[tokens[..., 1]]  # (B, d_hidden)
-    h = pre * (pre > 0)  # (B, d_hidden) relu
-    M = W_out.T @ W_U  # (d_hidden, p)
-    logits = h @ M  # (B, p)
+    P_rows = (W_in @ W_E).swapaxes(-1, -2)  # (..., p, d_hidden) = P.T, a row per token
+    pre = (layers.lookup_rows(P_rows, tokens[..., 0])
+           + layers.lookup_rows(P_rows, tokens[..., 1]))  # (..., B, d_hidden)
+    h = pre * (pre > 0)  # (..., B, d_hidden) relu
+    M = W_out.swapaxes(-1, -2) @ W_U  # (..., d_hidden, p)
+    logits = h @ M  # (..., B, p)
     return logits, (params, tokens, h, M)
 
 
@@ -98,14 +106,14 @@ def backward_factored(dlogits, cache):
     M = W_out.T W_U gives dW_out = W_U dM.T, dW_U = W_out dM."""
     params, tokens, h, M = cache
     W_E, W_in, W_out, W_U = (params[k] for k in PARAM_NAMES)
-    dM = h.T @ dlogits  # (d_hidden, p)
-    dpre = (dlogits @ M.T) * (h > 0)  # (B, d_hidden)
-    dP = dpre.T @ token_counts(tokens, W_E.shape[1], dpre.dtype)  # (d_hidden, p)
+    dM = _mT(h) @ dlogits  # (..., d_hidden, p)
+    dpre = (dlogits @ _mT(M)) * (h > 0)  # (..., B, d_hidden)
+    dP = _mT(dpre) @ token_counts(tokens, W_E.shape[-1], dpre.dtype)  # (..., d_hidden, p)
     return {
-        "W_E": W_in.T @ dP,  # (d_emb, p)
-        "W_in": dP @ W_E.T,  # (d_hidden, d_emb)
-        "W_out": W_U @ dM.T,  # (d_emb, d_hidden)
-        "W_U": W_out @ dM,  # (d_emb, p)
+        "W_E": _mT(W_in) @ dP,  # (..., d_emb, p)
+        "W_in": dP @ _mT(W_E),  # (..., d_hidden, d_emb)
+        "W_out": W_U @ _mT(dM),  # (..., d_emb, d_hidden)
+        "W_U": W_out @ dM,  # (..., d_emb, p)
     }
 
 

@@ -12,9 +12,9 @@ Defaults: d = d_head = d_mlp = 128, one head, T = n_ctx = 2. Parameter names and
 are the public checkpoint format: W_E (d, p), W_Q / W_K / W_V (H, d_head, d),
 W_O (d, H*d_head), W_in (d_mlp, d), W_out (d, d_mlp), W_U (d, p).
 
-The MLP acts on each position alone and only the last position reaches the logits, so
-forward() runs it on the last position only: the same logits and gradients as running it
-on every position, for half the MLP's work.
+Only the last position reaches the logits, so forward() computes the attention's query
+and output, and the MLP, at the last position only (every position is still a key and a
+value): the same logits and gradients as computing them everywhere, for ~20% less work.
 """
 import numpy as np
 
@@ -57,27 +57,25 @@ def init(cfg, rng):
 
 def forward(params, tokens):
     """logits (B, p) at the last position for tokens (B, T); see the module docstring.
-    cache[1]["pattern"] is the attention pattern (B, H, T, T)."""
+    cache[1]["pattern"] is the last query's attention pattern (B, H, 1, T)."""
     x0, c_embed = layers.embed_forward(params["W_E"], tokens)  # (B, T, d)
     a, c_att = layers.attention_forward(x0, params["W_Q"], params["W_K"], params["W_V"],
-                                        params["W_O"], causal=True)  # (B, T, d)
-    x1 = x0 + a  # (B, T, d) residual stream after the attention
-    x1_last, c_last = layers.last_token_forward(x1)  # (B, d)
-    x2, c_mlp = layers.residual_mlp_forward(x1_last, params["W_in"], params["W_out"])  # (B, d)
+                                        params["W_O"], causal=True, n_queries=1)  # (B, 1, d)
+    x1 = x0[..., -1, :] + a[..., 0, :]  # (B, d) residual stream after the attention, last position
+    x2, c_mlp = layers.residual_mlp_forward(x1, params["W_in"], params["W_out"])  # (B, d)
     logits, c_unembed = layers.unembed_forward(x2, params["W_U"])  # (B, p)
-    return logits, (c_embed, c_att, c_last, c_mlp, c_unembed)
+    return logits, (c_embed, c_att, c_mlp, c_unembed)
 
 
 def backward(dlogits, cache):
     """Gradients of every parameter, same keys as params, walking forward() in reverse."""
-    c_embed, c_att, c_last, c_mlp, c_unembed = cache
+    c_embed, c_att, c_mlp, c_unembed = cache
     grads = {}
     dx2, grads["W_U"] = layers.unembed_backward(dlogits, c_unembed)  # (B, d), (d, p)
-    dx1_last, grads["W_in"], grads["W_out"] = layers.residual_mlp_backward(dx2, c_mlp)  # (B, d)
-    dx1 = layers.last_token_backward(dx1_last, c_last)  # (B, T, d), zero before the last
-    dx0_att, grads["W_Q"], grads["W_K"], grads["W_V"], grads["W_O"] = \
-        layers.attention_backward(dx1, c_att)  # (B, T, d), (H, e, d) x3, (d, H*e)
-    dx0 = dx1 + dx0_att  # (B, T, d) x1 = x0 + a: the residual path and the attention's
+    dx1, grads["W_in"], grads["W_out"] = layers.residual_mlp_backward(dx2, c_mlp)  # (B, d)
+    dx0, grads["W_Q"], grads["W_K"], grads["W_V"], grads["W_O"] = \
+        layers.attention_backward(dx1[..., None, :], c_att)  # (B, T, d), (H, e, d) x3, (d, H*e)
+    dx0[..., -1, :] += dx1  # x1 = x0[:, -1] + a[:, 0]: the residual path
     grads["W_E"] = layers.embed_backward(dx0, c_embed)  # (d, p)
     return {name: grads[name] for name in PARAM_NAMES}
 

@@ -1,0 +1,223 @@
+"""The figures of `minigrok analyze` (matplotlib, Agg backend), drawn from report.py's
+tables. Epoch axes are logarithmic (epoch n drawn at n + 1) so a ticket that groks in a few
+hundred epochs and a dense net that groks in tens of thousands fit one picture; each panel
+carries the run's test accuracy, faint, on a right-hand axis."""
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from ..io import _atomic_write  # noqa: E402
+
+
+def _save(fig, path):
+    fig.tight_layout()
+    _atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    plt.close(fig)
+    return path
+
+
+def _runs(rows):
+    """{run label: its rows} in first-seen order."""
+    out = {}
+    for r in rows:
+        out.setdefault(r["run"], []).append(r)
+    return out
+
+
+def _series(rows, key):
+    x = np.array([r["epoch"] + 1 for r in rows], dtype=float)
+    y = np.array([np.nan if r.get(key) in (None, "") else r[key] for r in rows], dtype=float)
+    return x, y
+
+
+def _colour(labels, label):
+    return f"C{list(labels).index(label) % 10}" if label in labels else "C7"
+
+
+def _with_test_acc(ax, metrics_by_run):
+    """Each run's test accuracy (every logged epoch), faint, on a right-hand axis."""
+    twin = ax.twinx()
+    for label, m in metrics_by_run.items():
+        if m:
+            twin.plot(np.asarray(m["epoch"]) + 1, m["test_acc"], color=_colour(metrics_by_run, label),
+                      lw=0.8, alpha=0.3)
+    twin.set_ylim(-0.02, 1.02)
+    twin.set_ylabel("test accuracy (faint)", fontsize=8)
+    return twin
+
+
+def _epoch_axis(ax):
+    ax.set_xscale("log")
+    ax.set_xlabel("epoch + 1")
+    ax.grid(True, which="both", alpha=0.3)
+
+
+def plot_spectrum(path, rows, info):
+    """Left: spectrum of each run's final W_E and of the first run's initial W_E. Right
+    (ticket folders): the mask in the Fourier basis."""
+    has_mask = "mask_W_E_fraction" in rows[0]
+    fig, axes = plt.subplots(1, 2 if has_mask else 1, figsize=(12 if has_mask else 7, 4.2), squeeze=False)
+    ax = axes[0][0]
+    k = np.array([r["frequency"] for r in rows])[1:]
+    column = lambda c: np.array([r[c] for r in rows], dtype=float)[1:]  # noqa: E731
+    finals = [c for c in rows[0] if c.endswith("_final_fraction")]
+    cols = finals + [c for c in rows[0] if c.endswith("_init_fraction")][:1]
+    width = 0.8 / max(len(cols), 1)
+    for i, c in enumerate(cols):
+        ax.bar(k + (i - (len(cols) - 1) / 2) * width, column(c), width=width,
+               label=c.replace("_fraction", " W_E"), color="0.6" if "_init_" in c else f"C{i}")
+    ax.set_xlabel("frequency k")
+    ax.set_ylabel("fraction of ||W_E||^2 at k (k >= 1)")
+    ax.set_title("Fourier spectrum of the embedding", fontsize=10)
+    ax.legend(fontsize=8)
+    if has_mask:
+        ax = axes[0][1]
+        for c, label in (("dense_final_x_mask_fraction", "dense final W_E * mask"),
+                         ("ticket_init_fraction", "theta_0 * mask (ticket's start)"),
+                         ("mask_W_E_fraction", "0/1 W_E mask itself")):
+            if c in rows[0]:
+                ax.plot(k, column(c), "o-", ms=3, label=label)
+        ax.axhline(1 / len(k), color="k", ls=":", lw=1, label="flat spectrum")
+        ax.set_xlabel("frequency k")
+        ax.set_ylabel("fraction of energy at k (k >= 1)")
+        ax.set_title(f"the ticket's mask in the Fourier basis (density {info['density']:.2f})", fontsize=10)
+        ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_over_training(path, rows, metrics, panels, title, baseline=None):
+    """One panel per (title, [(column, style, label suffix)]), a line per run."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
+    by_run = _runs(rows)
+    for ax, (panel_title, columns) in zip(axes[0], panels):
+        for label, rs in by_run.items():
+            for column, style, suffix in columns:
+                x, y = _series(rs, column)
+                if np.isfinite(y).any():
+                    ax.plot(x, y, style, ms=3, color=_colour(by_run, label), label=f"{label}{suffix}")
+        for brow in baseline or []:
+            for column, style, suffix in columns:
+                if column in brow:
+                    ax.axhline(brow[column], color="k", ls=":", lw=1, label=f"{brow['run']}{suffix}")
+        _epoch_axis(ax)
+        ax.set_title(panel_title, fontsize=10)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, loc="best")
+        _with_test_acc(ax, metrics)
+    fig.suptitle(title, fontsize=10)
+    return _save(fig, path)
+
+
+def plot_jaccard(path, rows, metrics, info):
+    layers = [c[len("final_"):] for c in rows[0] if c.startswith("final_") and c != "final_global"]
+    panels = []
+    for which, name in (("final", "with the final mask"), ("previous", "with the previous checkpoint's")):
+        cols = [(f"{which}_global", "o-", " global")]
+        cols += [(f"{which}_{k}", ":", f" {k}") for k in layers]
+        panels.append((f"Jaccard overlap {name}", cols))
+    return plot_over_training(path, rows, metrics, panels,
+                              f"magnitude masks at each checkpoint (density {info['density']:.2f}, "
+                              f"{info['scope']} scope)")
+
+
+def plot_progress(path, rows, metrics):
+    """MED and the scale-free MED at the checkpoints; accuracy and weight norms every epoch."""
+    fig, axes = plt.subplots(1, 4, figsize=(21, 4.2))
+    by_run = _runs(rows)
+    for label, rs in by_run.items():
+        c = _colour(by_run, label)
+        for ax, key in ((axes[0], "med"), (axes[1], "med_relative")):
+            x, y = _series(rs, key)
+            if np.isfinite(y).any():
+                ax.plot(x, y, "o-", ms=3, color=c, label=label)
+        m = metrics.get(label)
+        if m:
+            e = np.asarray(m["epoch"]) + 1
+            axes[2].plot(e, m["test_acc"], "-", color=c, label=f"{label} test")
+            axes[2].plot(e, m["train_acc"], "--", color=c, lw=0.8, label=f"{label} train")
+            axes[3].plot(e, m["l2"], "-", color=c, label=f"{label} L2")
+            axes[3].plot(e, np.asarray(m["l1"]) / 100, "--", color=c, lw=0.8, label=f"{label} L1 / 100")
+    titles = ("mean embedding difference (MED)", "MED / mean ||W_E[:, i]|| (scale-free)",
+              "accuracy", "weight norms")
+    for ax, title in zip(axes, titles):
+        _epoch_axis(ax)
+        ax.set_title(title, fontsize=10)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+        else:
+            ax.text(0.5, 0.5, "no metrics.csv" if ax in axes[2:] else "no embedding W_E",
+                    transform=ax.transAxes, ha="center")
+    for ax in axes[:2]:
+        _with_test_acc(ax, metrics)
+    return _save(fig, path)
+
+
+def plot_neurons(path, density_rows, dead_rows):
+    """Left: fraction of weights kept per matrix. Right: fraction of units dead by the mask
+    per inner layer (count on the bar) and, for the MLP's hidden layer, never active."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    for ax, rows, group, title in (
+            (axes[0], density_rows, "matrix", "fraction of weights kept, per matrix"),
+            (axes[1], dead_rows, "layer", "fraction of units dead by the mask (no input or output)")):
+        by_run = _runs(rows)
+        names = list(dict.fromkeys(r[group] for r in rows))
+        width = 0.8 / max(len(by_run), 1)
+        top = 0.0
+        for i, (label, rs) in enumerate(by_run.items()):
+            found = {r[group]: r for r in rs}
+            x = np.arange(len(names)) + (i - (len(by_run) - 1) / 2) * width
+            if group == "matrix":
+                heights = [found[n]["kept_fraction"] if n in found else 0 for n in names]
+                texts = [f"{h:.2f}" for h in heights]
+            else:
+                heights = [found[n]["dead"] / found[n]["units"] if n in found else 0 for n in names]
+                texts = [f"{found[n]['dead']}/{found[n]['units']}" + (
+                    f"\n({found[n]['never_active']} inactive)" if found[n]["never_active"] != "" else "")
+                    if n in found else "" for n in names]
+            bars = ax.bar(x, heights, width=width, color=f"C{i}", label=label)
+            for bar, text in zip(bars, texts):
+                ax.annotate(text, (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center",
+                            va="bottom", fontsize=7)
+            top = max([top] + heights)
+        ax.set_ylim(0, max(top * 1.3, 0.05))
+        ax.set_xticks(np.arange(len(names)))
+        ax.set_xticklabels(names)
+        ax.set_title(title, fontsize=10)
+        ax.legend(fontsize=8, loc="upper right")
+    return _save(fig, path)
+
+
+def write_figures(out_dir, tables, metrics, info):
+    """Every figure whose table is non-empty; returns the paths written."""
+    files, ckpt = [], tables["checkpoints"]
+    if tables["fourier_spectrum"]:
+        files.append(plot_spectrum(os.path.join(out_dir, "fourier_spectrum.png"),
+                                   tables["fourier_spectrum"], info))
+    if "entropy_W_E" in ckpt[0]:
+        files.append(plot_over_training(
+            os.path.join(out_dir, "fourier_entropy.png"), ckpt, metrics,
+            [("spectral entropy of W_E (nats, k >= 1)", [("entropy_W_E", "o-", "")]),
+             ("mean entropy of each neuron's input W_in W_E", [("entropy_neuron_in_per_row", "o-", "")]),
+             ("reference code's self cross-entropy (a slip)", [("reference_code_self_xent", "o-", "")])],
+            "Fourier entropy over training (lower = sparser in frequency)"))
+    if tables["jaccard"]:
+        files.append(plot_jaccard(os.path.join(out_dir, "jaccard.png"), tables["jaccard"], metrics, info))
+    if "graph_aspl" in ckpt[0]:
+        files.append(plot_over_training(
+            os.path.join(out_dir, "graph.png"), ckpt, metrics,
+            [("average shortest path length (hops)", [("graph_aspl", "o-", "")]),
+             ("weighted ASPL, edge length mean|w| / |w|", [("graph_aspl_len_inv_w", "o-", "")]),
+             ("bipartite clustering (Robins-Alexander)", [("graph_clustering", "o-", ""),
+                                                          ("graph_clustering_random", "x:", " random mask")])],
+            f"layered graph of the mask at each checkpoint (density {info['density']:.2f}; "
+            "dotted black: a random mask on the final weights)",
+            baseline=tables["graph_random_baseline"]))
+    files.append(plot_progress(os.path.join(out_dir, "progress.png"), ckpt, metrics))
+    if tables["dead_neurons"]:
+        files.append(plot_neurons(os.path.join(out_dir, "neurons.png"), tables["density_per_layer"],
+                                  tables["dead_neurons"]))
+    return files
