@@ -104,6 +104,7 @@ def cmd_ticket(args):
     _check_model(args.model)
     cfg = _training_config(args)
     summary = ticket_experiment(cfg, args.out, rate=args.rate, scope=args.scope,
+                                dense_stop_after=args.dense_stop_after,
                                 rewind_epoch=args.rewind_epoch, quiet=args.quiet)
     print(format_table(summary))
     print(f"wrote {os.path.join(args.out, 'summary.json')} and {os.path.join(args.out, 'accuracy.png')}")
@@ -175,6 +176,9 @@ def build_parser():
     p.add_argument("--scope", default=TICKET_DEFAULTS["scope"], help="global (default) or layer")
     p.add_argument("--rewind-epoch", type=int, default=TICKET_DEFAULTS["rewind_epoch"],
                    help="rewind to the dense weights at this epoch (default 0: theta_0)")
+    p.add_argument("--dense-stop-after", type=int, default=TICKET_DEFAULTS["dense_stop_after"],
+                   help="prune the dense net once its test accuracy has held >= --stop-threshold "
+                        "for N epochs (default: train it to --epochs and prune there, as the paper)")
     p.add_argument("--out", default="runs/ticket", help="output folder (default runs/ticket)")
     p.set_defaults(func=cmd_ticket)
 

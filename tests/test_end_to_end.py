@@ -11,7 +11,7 @@ SMALL_TASK = {"p": 23, "split": "all", "frac": 0.6, "lr": 1e-2, "seed": 0, "epoc
 
 
 def test_ticket_groks_sooner_than_dense(tmp_path):
-    summary = ticket_experiment(SMALL_TASK, str(tmp_path), rate=0.6, quiet=True)
+    summary = ticket_experiment(SMALL_TASK, str(tmp_path), rate=0.6, dense_stop_after=100, quiet=True)
     dense, ticket = summary["dense"], summary["ticket"]
     assert dense["t_gen"] is not None and ticket["t_gen"] is not None
     assert ticket["t_gen"] < dense["t_gen"], (dense["t_gen"], ticket["t_gen"])

@@ -309,7 +309,7 @@ def test_transformer_ticket_generalises_sooner(tmp_path):
     cfg = {"model": "transformer", "p": 23, "split": "all", "frac": 0.8, "lr": 3e-3, "seed": 0,
            "epochs": 1500, "eval_every": 10, "checkpoint_every": 0, "stop_threshold": 0.95,
            "stop_after": 100}
-    summary = ticket_experiment(cfg, str(tmp_path), rate=0.6, quiet=True)
+    summary = ticket_experiment(cfg, str(tmp_path), rate=0.6, dense_stop_after=100, quiet=True)
     dense = summary["dense"]["thresholds"]["0.95"]["t_gen"]
     ticket = summary["ticket"]["thresholds"]["0.95"]["t_gen"]
     assert dense is not None and ticket is not None, summary
