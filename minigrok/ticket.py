@@ -95,7 +95,24 @@ def ticket_experiment(cfg, out_dir, rate=0.6, scope="global", rewind_epoch=0, de
     plot_accuracy_curves({"dense": dense["metrics"], "ticket": ticket["metrics"]},
                          os.path.join(out_dir, "accuracy.png"),
                          title=f"{cfg['model']} p={cfg['p']} {cfg['op']}: dense vs ticket (rate {rate})")
+    if cfg["model"] == "transformer":
+        save_attention_picture({"dense": dense["params"], "ticket": ticket["params"]}, cfg["p"],
+                               os.path.join(out_dir, "attention.png"))
     return summary
+
+
+def save_attention_picture(params_by_run, p, path):
+    """attention.png: for every input (a, b), the weight the last position gives to a,
+    for each run's final Transformer weights."""
+    import numpy as np
+
+    from .analysis.plots import plot_attention_patterns
+    from .models.transformer import attention_pattern
+    a, b = np.meshgrid(np.arange(p), np.arange(p), indexing="ij")  # (p, p) each
+    tokens = np.stack([a.ravel(), b.ravel()], axis=1)  # (p*p, 2)
+    patterns = {label: attention_pattern(params, tokens)[:, 0, -1, 0].reshape(p, p)  # (p, p)
+                for label, params in params_by_run.items()}
+    plot_attention_patterns(patterns, p, path, title="Transformer: attention of the last position")
 
 
 def _ratio(a, b):

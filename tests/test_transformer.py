@@ -316,3 +316,4 @@ def test_transformer_ticket_generalises_sooner(tmp_path):
     assert ticket * 1.5 <= dense, (ticket, dense)
     assert abs(summary["ticket"]["density"] - 0.4) < 1e-3
     assert summary["speedup_0.95"] == dense / ticket
+    assert (tmp_path / "attention.png").is_file()  # the attention pattern of both runs

@@ -30,3 +30,21 @@ def plot_accuracy_curves(runs, path, title=""):
     fig.tight_layout()
     _atomic_write(path, lambda f: fig.savefig(f, format=os.path.splitext(path)[1][1:] or "png", dpi=120))
     plt.close(fig)
+
+
+def plot_attention_patterns(patterns, p, path, title=""):
+    """Heat maps of the attention the last position pays to the first token a, over all
+    inputs (a, b): one panel per run. patterns: {label: array (p, p)} with entry [a, b] =
+    att[query = last, key = first] for the input [a, b] (the rest, 1 - that, goes to b)."""
+    fig, axes = plt.subplots(1, len(patterns), figsize=(4.2 * len(patterns), 3.8), squeeze=False)
+    for ax, (label, weight_on_a) in zip(axes[0], patterns.items()):
+        image = ax.imshow(weight_on_a, cmap="viridis", origin="lower")  # colours span its range
+        ax.set_title(f"{label}: attention to a, {weight_on_a.min():.3f}-{weight_on_a.max():.3f}",
+                     fontsize=9)
+        ax.set_xlabel("b")
+        ax.set_ylabel("a")
+        fig.colorbar(image, ax=ax, fraction=0.046)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    _atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    plt.close(fig)
