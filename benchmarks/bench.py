@@ -25,7 +25,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(1, os.path.dirname(HERE))  # the repository, for a checkout not installed
-import blas  # noqa: E402  (no NumPy import there until called)
+import blas
 
 
 def parse_args(argv=None):
@@ -65,14 +65,18 @@ def machine(threads, peak):
     return {"cpu": model, "cpus_available": cpus, "threads": threads,
             "numpy": numpy.__version__, "openblas": blas.openblas_info(),
             "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-            "python": platform.python_version(), "gemm_peak_gflops": peak}
+            "python": platform.python_version(), "gemm_peak_gflops": peak,
+            "loadavg_1min": os.getloadavg()[0]}
 
 
 def run(args):
     """Time every case; returns (machine dict, list of result dicts)."""
-    import torch
     import cases
+    import torch
+
+    from minigrok.backend import keep_freed_memory
     torch.set_num_threads(args.threads)
+    keep_freed_memory()  # as minigrok's training loop does; torch in this process gets it too
     peak = cases.gemm_peak(dtype=args.dtype)
     best_peak = max(peak.values())
     results = []
@@ -80,7 +84,7 @@ def run(args):
         compile_torch = not args.no_compile
         try:
             built = cases.build(name, args.dtype, compile_torch)
-        except Exception as exc:  # torch.compile can fail at build time on some setups
+        except Exception as exc:  # noqa: BLE001  torch.compile can fail at build time
             print(f"note: torch.compile unavailable for {name} ({type(exc).__name__}: {exc}); "
                   "timing eager only", file=sys.stderr)
             built, compile_torch = cases.build(name, args.dtype, False), False
@@ -88,7 +92,7 @@ def run(args):
             fns = {"minigrok": ours, **torch_fns}
             try:
                 ms = interleaved_medians(fns, args.repeats, args.inner, args.warmup)
-            except Exception as exc:  # compilation happens at the first call
+            except Exception as exc:  # noqa: BLE001  compilation happens at the first call
                 print(f"note: torch.compile failed on {case} ({type(exc).__name__}: "
                       f"{str(exc).splitlines()[0][:200]}); timing eager only", file=sys.stderr)
                 fns.pop("compiled", None)
@@ -115,8 +119,9 @@ def print_table(info, results):
           f"numpy {info['numpy']} ({ob.get('config', '?')}, kernel {ob.get('corename', '?')}); "
           f"torch {info['torch']}")
     peak = info["gemm_peak_gflops"]
-    print(f"float32 GEMM peak (2048^3): numpy {peak['numpy']:.0f} GFLOP/s, "
-          f"torch {peak['torch']:.0f} GFLOP/s")
+    print(f"GEMM peak (2048^3, same dtype): numpy {peak['numpy']:.0f} GFLOP/s, "
+          f"torch {peak['torch']:.0f} GFLOP/s; load average {info['loadavg_1min']:.1f} "
+          "(other jobs on the machine inflate every time)")
     print(f"{'case':<28}{'minigrok ms':>12}{'torch ms':>10}{'ratio':>7}{'GFLOP':>8}"
           f"{'mg GF/s':>9}{'torch GF/s':>11}{'mg %peak':>9}")
     for r in results:
@@ -132,7 +137,7 @@ def main(argv=None):
     else:
         blas.request_threads(args.threads)
     try:
-        import torch  # noqa: F401
+        import torch
     except ImportError:
         print("bench: PyTorch is not installed; `pip install torch` to compare", file=sys.stderr)
         return 2

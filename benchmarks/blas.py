@@ -24,7 +24,7 @@ def request_threads(n):
 
 def _openblas_library():
     """The OpenBLAS shared library loaded by NumPy, with its symbol prefix and suffix."""
-    import numpy  # noqa: F401  (loads the library)
+    import numpy
     with open("/proc/self/maps") as maps:
         paths = {line.split()[-1] for line in maps if "openblas" in line.lower() and ".so" in line}
     for path in sorted(paths):

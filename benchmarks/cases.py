@@ -14,8 +14,8 @@ import time
 
 import numpy as np
 import torch
-
 import torch_reference
+
 from minigrok.data import modular_dataset
 from minigrok.models import get_model, model_config
 from minigrok.optim import adamw_init
@@ -56,8 +56,8 @@ def build(name, dtype="float32", compile_torch=True):
 
     ours = {k: w.copy() for k, w in params.items()}
     state = adamw_init(ours)
-    mg_train = lambda: train_step(model, ours, state, x, y, HP)  # noqa: E731
-    mg_eval = lambda: evaluate(model, params, tx, ty)  # noqa: E731
+    mg_train = lambda: train_step(model, ours, state, x, y, HP)
+    mg_eval = lambda: evaluate(model, params, tx, ty)
 
     torch_params = {k: w.astype(dtype) for k, w in params.items()}
     train_fns, eval_fns = {}, {}

@@ -128,7 +128,8 @@ def cmd_sweep(args):
     rates = parse_list(args.rates, float, "--rates")
     seeds = parse_list(args.seeds, int, "--seeds")
     summary = sweep_experiment(_training_config(args), args.out, rates=rates, seeds=seeds,
-                               scope=args.scope, quiet=args.quiet)
+                               scope=args.scope, dense_stop_after=args.dense_stop_after,
+                               quiet=args.quiet)
     print(format_table(summary))
     print(f"wrote {os.path.join(args.out, 'results.csv')} and {os.path.join(args.out, 'summary.json')}")
 
@@ -193,6 +194,8 @@ def build_parser():
                    help="comma-separated pruning rates, fractions removed (default 0.0,...,0.9)")
     p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
     p.add_argument("--scope", default=TICKET_DEFAULTS["scope"], help="global (default) or layer")
+    p.add_argument("--dense-stop-after", type=int, default=TICKET_DEFAULTS["dense_stop_after"],
+                   help="as for ticket: stop the dense runs early (default: train to --epochs)")
     p.add_argument("--out", default="runs/sweep", help="output folder (default runs/sweep)")
     p.set_defaults(func=cmd_sweep)
 

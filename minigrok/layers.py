@@ -21,7 +21,9 @@ from .backend import array_module
 def one_hot(indices, n, dtype):
     """one_hot(i, n)[..., j] = 1 if i == j else 0: shape indices.shape + (n,)."""
     xp = array_module(indices)
-    return (indices[..., None] == xp.arange(n)).astype(dtype)  # (..., n)
+    out = xp.zeros(indices.shape + (n,), dtype=dtype)  # (..., n)
+    xp.put_along_axis(out, indices[..., None], 1, axis=-1)  # a 1 at each index
+    return out
 
 
 def lookup_rows(table, indices):
@@ -33,6 +35,15 @@ def lookup_rows(table, indices):
     K, V, d = table.shape
     first_row = (xp.arange(K) * V).reshape((K,) + (1,) * (indices.ndim - 1))  # (K, 1, ...)
     return table.reshape(K * V, d)[indices + first_row]  # (K, ..., d) one gather for all K
+
+
+def lookup_rows_backward(dout, indices, table_shape):
+    """out = table[indices]  =>  dtable[v] = sum of dout over the positions whose index is
+    v: a scatter-add, written as a matmul with the one-hot matrix of the indices (see
+    embed_backward). table_shape is (V, d), or (K, V, d) for K stacked tables."""
+    lead, (V, d) = tuple(table_shape[:-2]), tuple(table_shape[-2:])
+    onehot = one_hot(indices.reshape(lead + (-1,)), V, dout.dtype)  # (..., N, V)
+    return onehot.swapaxes(-1, -2) @ dout.reshape(lead + (-1, d))  # (..., V, d)
 
 
 def embed_forward(W_E, tokens):
@@ -265,22 +276,14 @@ def weighted_sum_backward(dz, cache):
 # ----------------------------------------------------------------------------------------
 # multi-head attention, the sublayer of the Transformer (the residual add is the caller's)
 
-def attention_forward(x, W_Q, W_K, W_V, W_O, causal=True, n_queries=None):
-    """out = concat_h(softmax(mask(q_h @ k_h.T / sqrt(e))) @ v_h) @ W_O.T, where
-    q_h = x @ W_Q[h].T, k_h = x @ W_K[h].T, v_h = x @ W_V[h].T   (x is (..., T, d)).
-
-    n_queries: compute the output at the last n_queries positions only (default: all T);
-    a model that reads only the last position needs its query alone, and every position
-    as a key and a value. out is (..., Tq, d) with Tq = n_queries or T.
+def attend_forward(q, k, v, W_O, causal=True):
+    """out = concat_h(softmax(mask(q_h @ k_h.T / sqrt(e))) @ v_h) @ W_O.T: attention from
+    given per-head queries q (..., H, Tq, e) and keys and values k, v (..., H, T, e); the
+    queries are the last Tq positions. out is (..., Tq, d).
 
     The cache is a dict; cache["pattern"] is the attention pattern att (..., H, Tq, T),
     att[..., h, i, j] = how much query i of head h reads key position j.
     """
-    T = x.shape[-2]
-    Tq = T if n_queries is None else n_queries
-    q, c_q = project_heads_forward(x[..., T - Tq:, :], W_Q)  # (..., H, Tq, e)
-    k, c_k = project_heads_forward(x, W_K)  # (..., H, T, e)
-    v, c_v = project_heads_forward(x, W_V)  # (..., H, T, e)
     s, c_scores = scores_forward(q, k)  # (..., H, Tq, T)
     c_mask = None
     if causal:
@@ -288,23 +291,46 @@ def attention_forward(x, W_Q, W_K, W_V, W_O, causal=True, n_queries=None):
     att, c_softmax = softmax_forward(s)  # (..., H, Tq, T)
     z, c_sum = weighted_sum_forward(att, v)  # (..., H, Tq, e)
     out, c_o = linear_forward(merge_heads(z), W_O)  # (..., Tq, d)
-    cache = {"q": c_q, "k": c_k, "v": c_v, "scores": c_scores, "mask": c_mask,
-             "softmax": c_softmax, "sum": c_sum, "o": c_o, "pattern": att}
-    return out, cache
+    return out, {"scores": c_scores, "mask": c_mask, "softmax": c_softmax, "sum": c_sum,
+                 "o": c_o, "pattern": att}
 
 
-def attention_backward(dout, cache):
-    """out = concat_h(softmax(mask(q_h @ k_h.T / sqrt(e))) @ v_h) @ W_O.T with q, k, v
-    projections of x  =>  (dx, dW_Q, dW_K, dW_V, dW_O), each op's backward in reverse;
-    x feeds q (at the last Tq positions), k and v, so dx sums their three contributions."""
+def attend_backward(dout, cache):
+    """out = concat_h(softmax(mask(q_h @ k_h.T / sqrt(e))) @ v_h) @ W_O.T  =>  (dq, dk, dv,
+    dW_O), each op's backward in reverse."""
     dz_merged, dW_O = linear_backward(dout, cache["o"])  # (..., Tq, H*e), (d, H*e)
-    H = cache["q"][1][-3]  # the number of heads, from the shape of W_Q
-    dz = split_heads(dz_merged, H)  # (..., H, Tq, e)
+    dz = split_heads(dz_merged, cache["pattern"].shape[-3])  # (..., H, Tq, e)
     datt, dv = weighted_sum_backward(dz, cache["sum"])  # (..., H, Tq, T), (..., H, T, e)
     ds = softmax_backward(datt, cache["softmax"])  # (..., H, Tq, T)
     if cache["mask"] is not None:
         ds = causal_mask_backward(ds, cache["mask"])  # (..., H, Tq, T)
     dq, dk = scores_backward(ds, cache["scores"])  # (..., H, Tq, e), (..., H, T, e)
+    return dq, dk, dv, dW_O
+
+
+def attention_forward(x, W_Q, W_K, W_V, W_O, causal=True, n_queries=None):
+    """out = attend(q, k, v, W_O) with q_h = x @ W_Q[h].T, k_h = x @ W_K[h].T,
+    v_h = x @ W_V[h].T   (x is (..., T, d)); see attend_forward.
+
+    n_queries: compute the output at the last n_queries positions only (default: all T);
+    a model that reads only the last position needs its query alone, and every position
+    as a key and a value. out is (..., Tq, d) with Tq = n_queries or T; cache["pattern"]
+    is the attention pattern (..., H, Tq, T).
+    """
+    T = x.shape[-2]
+    Tq = T if n_queries is None else n_queries
+    q, c_q = project_heads_forward(x[..., T - Tq:, :], W_Q)  # (..., H, Tq, e)
+    k, c_k = project_heads_forward(x, W_K)  # (..., H, T, e)
+    v, c_v = project_heads_forward(x, W_V)  # (..., H, T, e)
+    out, cache = attend_forward(q, k, v, W_O, causal)  # (..., Tq, d)
+    cache.update(q=c_q, k=c_k, v=c_v)
+    return out, cache
+
+
+def attention_backward(dout, cache):
+    """out = attend(q, k, v, W_O) with q, k, v projections of x  =>  (dx, dW_Q, dW_K, dW_V,
+    dW_O); x feeds q (at the last Tq positions), k and v, so dx sums three contributions."""
+    dq, dk, dv, dW_O = attend_backward(dout, cache)  # (..., H, Tq or T, e), (d, H*e)
     dx_q, dW_Q = project_heads_backward(dq, cache["q"])  # (..., Tq, d), (H, e, d)
     dx_k, dW_K = project_heads_backward(dk, cache["k"])  # (..., T, d), (H, e, d)
     dx_v, dW_V = project_heads_backward(dv, cache["v"])  # (..., T, d), (H, e, d)

@@ -44,12 +44,20 @@ def adamw_step(params, grads, state, lr=1e-3, weight_decay=1.0, betas=(0.9, 0.98
         if masks is not None:
             g = g * masks[name]  # (shape of w)
         m, v = state["m"][name], state["v"][name]
+        # the formulas of the docstring, in place, with one scratch array `tmp` (fewer
+        # passes over memory: this is memory-bound for K stacked models)
         w *= 1 - lr * weight_decay
-        m += (1 - beta1) * (g - m)  # = beta1 m + (1 - beta1) g, as torch's lerp_ rounds it
+        tmp = g - m  # (shape of w)
+        tmp *= 1 - beta1
+        m += tmp  # m = m + (1 - beta1) (g - m) = beta1 m + (1 - beta1) g, as torch's lerp_
+        xp.multiply(g, g, out=tmp)
+        tmp *= 1 - beta2
         v *= beta2
-        v += (1 - beta2) * (g * g)
-        denom = xp.sqrt(v)  # (shape of w)
-        denom /= sqrt_bias2
-        denom += eps
-        w -= step_size * (m / denom)
+        v += tmp  # v = beta2 v + (1 - beta2) g^2
+        xp.sqrt(v, out=tmp)
+        tmp /= sqrt_bias2
+        tmp += eps  # tmp = sqrt(v) / sqrt(1 - beta2^t) + eps, the denominator
+        xp.divide(m, tmp, out=tmp)
+        tmp *= step_size
+        w -= tmp  # w = w - step_size * m / denominator
     return params, state

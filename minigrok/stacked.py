@@ -14,7 +14,7 @@ have no checkpoints or resume.
 """
 import numpy as np
 
-from .backend import array_module, to_numpy
+from .backend import array_module, keep_freed_memory, to_numpy
 from .errors import MinigrokError
 from .optim import adamw_init
 from .progress import progress_end, progress_start, progress_update
@@ -68,6 +68,7 @@ def train_stacked(model, params_list, data_list, hp, masks_list=None, label="sta
     if K == 0 or len(data_list) != K or (masks_list is not None and len(masks_list) != K):
         raise MinigrokError(f"train_stacked needs one params, data (and mask) dict per model; "
                             f"got {len(params_list)} params and {len(data_list)} data dicts")
+    keep_freed_memory()  # see train.train_loop
     params = stack(params_list)
     data = stack([{k: d[k] for k in DATA_KEYS} for d in data_list])
     masks = stack(masks_list) if masks_list is not None else None
@@ -76,15 +77,15 @@ def train_stacked(model, params_list, data_list, hp, masks_list=None, label="sta
     final = [None] * K
     since = [None] * K  # first epoch of each model's current streak of test acc >= threshold
     alive = np.arange(K)  # the original index of each model still in the stack
-    epochs, every = hp["epochs"], hp["eval_every"]
+    epochs, every, objective = hp["epochs"], hp["eval_every"], hp.get("objective", "ce")
     stop_after, stop_thr = hp.get("stop_after"), hp.get("stop_threshold", 0.99)
     bar = progress_start(label, 0, epochs, every=max(1000, every), enabled=not quiet)
     for epoch in range(epochs + 1):
         logged = epoch % every == 0 or epoch == epochs
         stopping = np.full(len(alive), epoch == epochs)  # (alive,) models ending at this row
         if logged:  # measured on the parameters before this epoch's step
-            test_loss, test_acc = (to_numpy(a) for a in evaluate(model, params, data["test_x"],
-                                                                  data["test_y"]))
+            test_loss, test_acc = (to_numpy(a) for a in evaluate(
+                model, params, data["test_x"], data["test_y"], objective))
             l1, l2 = weight_norms(params)
             for j, i in enumerate(alive):
                 held = test_acc[j] >= stop_thr
@@ -95,7 +96,7 @@ def train_stacked(model, params_list, data_list, hp, masks_list=None, label="sta
             for j in np.flatnonzero(stopping):
                 final[alive[j]] = unstack(params, j)
         if stopping.all():
-            train_loss, train_acc = evaluate(model, params, data["train_x"], data["train_y"])
+            train_loss, train_acc = evaluate(model, params, data["train_x"], data["train_y"], objective)
         else:  # every model steps; the stopping ones' step is dropped with them below
             train_loss, train_acc = train_step(model, params, opt_state, data["train_x"],
                                                data["train_y"], hp, masks)

@@ -1,6 +1,7 @@
 """The pruning-rate sweep: grokking tickets at several rates and seeds, trained together.
 
-    for each seed:  dense run (cached in DIR/dense_seed<s>/, resumed or reused on rerun)
+    for each seed:  dense run (cached in DIR/dense_seed<s>/, resumed or reused on rerun),
+                    trained to the epoch cap as ticket.py's (or until dense_stop_after)
     for each (rate, seed):  mask = top (1 - rate) of |theta_T| of that seed's dense run,
                             ticket = theta_0 * mask
     all tickets:  one stacked run (stacked.py), each with its own t_mem / t_gen and stop
@@ -17,10 +18,11 @@ import time
 
 from . import io
 from .backend import set_backend, to_device
-from .masks import apply, density as mask_density
-from .pruning.magnitude import SCOPES, density_from, magnitude_prune
 from .errors import MinigrokError
-from .runs import TRAIN_DEFAULTS, _write_metrics, build_run
+from .masks import apply
+from .masks import density as mask_density
+from .pruning.magnitude import SCOPES, density_from, magnitude_prune
+from .runs import _write_metrics, build_run, with_defaults
 from .stacked import train_stacked
 from .ticket import TICKET_DEFAULTS, _run_or_resume
 
@@ -40,10 +42,13 @@ def parse_list(text, kind, what):
     return values
 
 
-def sweep_experiment(cfg, out_dir, rates=RATES, seeds=(0, 1, 2), scope="global", quiet=False):
+def sweep_experiment(cfg, out_dir, rates=RATES, seeds=(0, 1, 2), scope="global",
+                     dense_stop_after=None, quiet=False):
     """Dense runs, masks, and all (rate, seed) tickets in one stacked run; returns the
-    summary dict (also written to out_dir/summary.json)."""
-    cfg = {**TRAIN_DEFAULTS, "stop_after": TICKET_DEFAULTS["stop_after"], **cfg}
+    summary dict (also written to out_dir/summary.json). The tickets stop as in
+    ticket.ticket_experiment: once test accuracy has held cfg['stop_threshold'] for
+    cfg['stop_after'] epochs."""
+    cfg = with_defaults({"stop_after": TICKET_DEFAULTS["stop_after"], **cfg})
     for rate in rates:
         density_from(rate=rate)  # every check before anything is trained
     if scope not in SCOPES:
@@ -54,7 +59,7 @@ def sweep_experiment(cfg, out_dir, rates=RATES, seeds=(0, 1, 2), scope="global",
     t0 = time.perf_counter()
     dense, theta_0, data = {}, {}, {}
     for seed in seeds:
-        run_cfg = {**cfg, "seed": seed, "init": None, "mask": None}
+        run_cfg = {**cfg, "seed": seed, "init": None, "mask": None, "stop_after": dense_stop_after}
         dense_dir = os.path.join(out_dir, f"dense_seed{seed}")
         dense[seed] = _run_or_resume(run_cfg, dense_dir, f"dense seed {seed}", quiet)
         model, data[seed], _, _ = build_run(run_cfg)
@@ -63,7 +68,7 @@ def sweep_experiment(cfg, out_dir, rates=RATES, seeds=(0, 1, 2), scope="global",
 
     jobs = [(rate, seed) for rate in rates for seed in seeds]
     masks = {job: magnitude_prune(dense[job[1]]["params"], rate=job[0], scope=scope) for job in jobs}
-    device = lambda arrays: {k: to_device(v) for k, v in arrays.items()}  # noqa: E731
+    device = lambda arrays: {k: to_device(v) for k, v in arrays.items()}
     t1 = time.perf_counter()
     results = train_stacked(
         model, [device(apply(theta_0[s], masks[(r, s)])) for r, s in jobs],
@@ -76,7 +81,7 @@ def sweep_experiment(cfg, out_dir, rates=RATES, seeds=(0, 1, 2), scope="global",
         _write_metrics(os.path.join(out_dir, "metrics", f"rate{rate:g}_seed{seed}.csv"), result["metrics"])
         rows.append(_result_row(rate, seed, masks[(rate, seed)], result, dense[seed]["summary"]))
     summary = {"config": cfg, "rates": list(rates), "seeds": list(seeds), "scope": scope,
-               "rewind": "theta_0", "results": rows, "t_gen_by_rate": _by_rate(rows, rates),
+               "rewind": "theta_0", "dense_stop_after": dense_stop_after, "results": rows, "t_gen_by_rate": _by_rate(rows, rates),
                "wall_time_s": {"dense": dense_wall, "tickets": tickets_wall,
                                "total": time.perf_counter() - t0},
                "n_tickets": len(jobs)}

@@ -9,7 +9,7 @@ tau_grok = t_gen / t_mem.
 
 Run directories (files on disk, resume) are in runs.py; this file is the loop itself.
 """
-from .backend import array_module, to_float
+from .backend import array_module, keep_freed_memory, to_float
 from .objectives import get_objective
 from .optim import adamw_init, adamw_step
 from .progress import progress_end, progress_start, progress_update
@@ -98,6 +98,7 @@ def train_loop(model, params, data, hp, masks=None, opt_state=None, metrics=None
     metrics) where metrics maps each METRIC_COLUMNS name to a list. on_checkpoint(epoch,
     params, opt_state, metrics) is called every hp['checkpoint_every'] epochs.
     """
+    keep_freed_memory()  # NumPy's per-step temporaries: reuse memory, no page faults
     opt_state = opt_state or adamw_init(params)
     metrics = metrics or {c: [] for c in METRIC_COLUMNS}
     epochs, every, objective = hp["epochs"], hp["eval_every"], hp.get("objective", "ce")

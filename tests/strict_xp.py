@@ -24,7 +24,8 @@ import numpy as np
 
 FUNCTIONS = (
     "arange", "zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like",
-    "exp", "log", "sqrt", "abs", "maximum", "minimum", "where", "sign", "square",
+    "add", "subtract", "multiply", "divide", "exp", "log", "sqrt", "abs", "maximum",
+    "minimum", "where", "sign", "square",
     "stack", "concatenate", "take_along_axis", "put_along_axis", "einsum", "repeat",
     "matmul", "logical_and", "logical_or", "logical_not", "isfinite", "clip", "argsort",
     "sort", "tril", "triu", "eye", "outer", "flatnonzero", "count_nonzero", "broadcast_to",

@@ -6,8 +6,8 @@ import importlib.util
 
 import numpy as np
 import pytest
-
 import strict_xp
+
 from minigrok.backend import array_module, to_numpy
 from minigrok.cli import main
 from minigrok.data import modular_dataset
@@ -91,8 +91,8 @@ def test_mse_adamw_and_pruning():
     for _ in range(3):
         adamw_step(ours, grads, state, masks=masks)
         adamw_step(s_ours, dev(grads), s_state, masks=s_masks)
-    for k in ours:
-        assert_strict_close(s_ours[k], ours[k])
+    for k, w in ours.items():
+        assert_strict_close(s_ours[k], w)
 
 
 @pytest.mark.parametrize("name", ["mlp", "transformer"])

@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("torch")
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
-import bench  # noqa: E402
+import bench
 
 
 def test_bench_json(capsys):

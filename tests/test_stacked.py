@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+from gradcheck import assert_close, numerical_grad
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -19,8 +20,6 @@ from minigrok.runs import read_metrics
 from minigrok.stacked import stack, train_stacked
 from minigrok.train import grokking_times, model_functions, train_loop
 
-from gradcheck import assert_close, numerical_grad
-
 seeds = st.integers(0, 2**32 - 1)
 SMALL = {"mlp": {"d_emb": 24, "d_hidden": 8}, "transformer": {"d_model": 12, "d_head": 6,
                                                                 "d_mlp": 10, "n_heads": 2}}
@@ -33,6 +32,17 @@ def test_lookup_rows_stacked(seed, K, V, B):
     out = layers.lookup_rows(tables, idx)
     assert out.shape == (K, B, 2, 5)
     assert all(np.array_equal(out[i], tables[i][idx[i]]) for i in range(K))
+
+
+@given(seeds, st.integers(1, 3), st.integers(1, 4), st.integers(1, 4))
+def test_lookup_rows_backward(seed, K, V, B):
+    """out = table[indices] (K stacked tables): the scatter-add against central differences."""
+    rng = np.random.default_rng(seed)
+    table, idx = rng.standard_normal((K, V, 3)), rng.integers(0, V, size=(K, B, 2))
+    G = rng.standard_normal((K, B, 2, 3))
+    dtable = layers.lookup_rows_backward(G, idx, table.shape)
+    loss = lambda: float((layers.lookup_rows(table, idx) * G).sum())
+    assert_close(dtable, numerical_grad(loss, table))
 
 
 @given(seeds, st.integers(1, 3), st.integers(1, 2), st.integers(1, 4), st.booleans())
@@ -49,7 +59,7 @@ def test_attention_last_queries_gradcheck(seed, B, H, T, causal):
     assert out.shape == (B, n_queries, d) and np.allclose(out, full[:, T - n_queries:])
     G = rng.standard_normal(out.shape)
     grads = layers.attention_backward(G, cache)
-    loss = lambda: float((layers.attention_forward(*inputs, causal=causal,  # noqa: E731
+    loss = lambda: float((layers.attention_forward(*inputs, causal=causal,
                                                    n_queries=n_queries)[0] * G).sum())
     for analytic, x in zip(grads, inputs):
         assert_close(analytic, numerical_grad(loss, x))

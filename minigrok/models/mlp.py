@@ -82,7 +82,10 @@ def _mT(A):
 
 def token_counts(tokens, p, dtype):
     """C[..., b, v] = number of positions t with tokens[..., b, t] == v: (..., B, p)."""
-    return layers.one_hot(tokens, p, dtype).sum(axis=-2)  # (..., B, p)
+    C = layers.one_hot(tokens[..., 0], p, dtype)  # (..., B, p)
+    for t in range(1, tokens.shape[-1]):
+        C += layers.one_hot(tokens[..., t], p, dtype)
+    return C
 
 
 def forward_factored(params, tokens):

@@ -86,3 +86,71 @@ def attention_pattern(params, tokens):
     _, c_att = layers.attention_forward(x0, params["W_Q"], params["W_K"], params["W_V"],
                                         params["W_O"], causal=True)
     return c_att["pattern"]  # (B, H, T, T)
+
+
+# ----------------------------------------------------------------------------------------
+# The same function, factored: the fast path the trainer uses.
+#
+# The attention reads the token embeddings themselves (no positional embedding, no
+# LayerNorm), and there are only p distinct tokens, so the query, key and value of every
+# token can be tabulated first, as the MLP's "virtual weights" (models/mlp.py):
+#
+#     E     = W_E.T                (p, d)       the embedding table, a row per token
+#     K_tab = E @ W_K.T            (p, H*e)     k[b, t] = K_tab[tokens[b, t]], same for q, v
+#
+# The projections then cost p = 67 rows instead of B*T = 1822; the backward scatters the
+# gradients of q, k and v into per-token tables (one one-hot matmul each) and takes the
+# table products' gradients. The same logits and gradients as forward/backward above
+# (equal to ~1e-15 in float64, tested), rounded in another order in float32.
+
+def _token_table_forward(E, W, tokens):
+    """out[..., b, h, t, :] = (E @ W[h].T)[tokens[..., b, t]]: a per-head projection of
+    every token's embedding, tabulated (p rows) and then looked up: (..., B, H, T, e)."""
+    H, e, d = W.shape[-3:]
+    table, c_table = layers.linear_forward(E, W.reshape(W.shape[:-3] + (H * e, d)))  # (..., p, H*e)
+    rows = layers.lookup_rows(table, tokens)  # (..., B, T, H*e)
+    return layers.split_heads(rows, H), (c_table, table.shape, tokens, W.shape)
+
+
+def _token_table_backward(dout, cache):
+    """out = (E @ W.T)[tokens], heads split  =>  dtable = scatter-add of dout by token,
+    then dE = dtable @ W and dW = dtable.T @ E."""
+    c_table, table_shape, tokens, W_shape = cache
+    dtable = layers.lookup_rows_backward(layers.merge_heads(dout), tokens, table_shape)  # (..., p, H*e)
+    dE, dW = layers.linear_backward(dtable, c_table)  # (..., p, d), (..., H*e, d)
+    return dE, dW.reshape(W_shape)
+
+
+def forward_factored(params, tokens):
+    """forward() with the query, key and value of each token tabulated first (see above).
+    Also for K stacked models: params of shape (K, ...) and tokens (K, B, T)."""
+    E = params["W_E"].swapaxes(-1, -2)  # (..., p, d) a row per token
+    last = tokens[..., -1:]  # (..., B, 1) the token at the query position
+    q, c_q = _token_table_forward(E, params["W_Q"], last)  # (..., B, H, 1, e)
+    k, c_k = _token_table_forward(E, params["W_K"], tokens)  # (..., B, H, T, e)
+    v, c_v = _token_table_forward(E, params["W_V"], tokens)  # (..., B, H, T, e)
+    a, c_att = layers.attend_forward(q, k, v, params["W_O"], causal=True)  # (..., B, 1, d)
+    x1 = layers.lookup_rows(E, tokens[..., -1]) + a[..., 0, :]  # (..., B, d) x0[:, -1] + a
+    x2, c_mlp = layers.residual_mlp_forward(x1, params["W_in"], params["W_out"])  # (..., B, d)
+    logits, c_unembed = layers.unembed_forward(x2, params["W_U"])  # (..., B, p)
+    return logits, (tokens, E.shape, c_q, c_k, c_v, c_att, c_mlp, c_unembed)
+
+
+def backward_factored(dlogits, cache):
+    """Gradients of forward_factored, walking it in reverse; W_E collects the gradient of
+    its table from the query, key, value and residual paths."""
+    tokens, E_shape, c_q, c_k, c_v, c_att, c_mlp, c_unembed = cache
+    grads = {}
+    dx2, grads["W_U"] = layers.unembed_backward(dlogits, c_unembed)  # (..., B, d)
+    dx1, grads["W_in"], grads["W_out"] = layers.residual_mlp_backward(dx2, c_mlp)  # (..., B, d)
+    dq, dk, dv, grads["W_O"] = layers.attend_backward(dx1[..., None, :], c_att)
+    dE_q, grads["W_Q"] = _token_table_backward(dq, c_q)  # (..., p, d), (..., H, e, d)
+    dE_k, grads["W_K"] = _token_table_backward(dk, c_k)
+    dE_v, grads["W_V"] = _token_table_backward(dv, c_v)
+    dE_x = layers.lookup_rows_backward(dx1, tokens[..., -1], E_shape)  # the residual path
+    grads["W_E"] = (dE_q + dE_k + dE_v + dE_x).swapaxes(-1, -2)  # (..., d, p)
+    return {name: grads[name] for name in PARAM_NAMES}
+
+
+# The functions the trainer calls (train.py); forward/backward above stay the reference.
+train_forward, train_backward = forward_factored, backward_factored
