@@ -9,9 +9,9 @@ Parameters W_0 .. W_{L-1}, W_i of shape (sizes[i+1], sizes[i]); no biases, so th
 parameter is a prunable matrix, as in the modular MLP. Init N(0, (kappa / sqrt(fan_in))^2)
 with fan_in = sizes[i]; the paper's MNIST setting scales it by kappa = 8.
 """
-import numpy as np
 
 from .. import layers
+from .init import normal_init
 
 DEFAULTS = {"sizes": [784, 200, 200, 10], "kappa": 1.0}
 
@@ -29,9 +29,7 @@ def param_shapes(cfg):
 
 def init(cfg, rng):
     """W_i ~ N(0, (kappa / sqrt(sizes[i]))^2), drawn on the host in layer order."""
-    dtype = np.dtype(cfg.get("dtype", "float32"))
-    return {name: (rng.standard_normal(shape) * (cfg["kappa"] / np.sqrt(fan_in))).astype(dtype)
-            for name, (shape, fan_in) in param_shapes(cfg).items()}
+    return normal_init(param_shapes(cfg), cfg["kappa"], cfg.get("dtype", "float32"), rng)
 
 
 def forward(params, x):

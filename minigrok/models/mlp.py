@@ -8,9 +8,9 @@
 Parameter names and shapes are the public checkpoint format:
 W_E (d_emb, p), W_in (d_hidden, d_emb), W_out (d_emb, d_hidden), W_U (d_emb, p).
 """
-import numpy as np
 
 from .. import layers
+from .init import normal_init
 
 PARAM_NAMES = ("W_E", "W_in", "W_out", "W_U")
 DEFAULTS = {"d_emb": 500, "d_hidden": 48, "kappa": 1.0}
@@ -30,12 +30,7 @@ def param_shapes(cfg):
 def init(cfg, rng):
     """W ~ N(0, (kappa / sqrt(fan_in))^2) for every matrix, drawn on the host in the
     order of PARAM_NAMES with the given numpy Generator; returns NumPy arrays."""
-    dtype = np.dtype(cfg.get("dtype", "float32"))
-    params = {}
-    for name, (shape, fan_in) in param_shapes(cfg).items():
-        W = rng.standard_normal(shape) * (cfg["kappa"] / np.sqrt(fan_in))  # float64 draw
-        params[name] = W.astype(dtype)  # (shape)
-    return params
+    return normal_init(param_shapes(cfg), cfg["kappa"], cfg.get("dtype", "float32"), rng)
 
 
 def forward(params, tokens):

@@ -16,9 +16,9 @@ Only the last position reaches the logits, so forward() computes the attention's
 and output, and the MLP, at the last position only (every position is still a key and a
 value): the same logits and gradients as computing them everywhere, for ~20% less work.
 """
-import numpy as np
 
 from .. import layers
+from .init import normal_init
 
 PARAM_NAMES = ("W_E", "W_Q", "W_K", "W_V", "W_O", "W_in", "W_out", "W_U")
 DEFAULTS = {"d_model": 128, "d_head": 128, "d_mlp": 128, "n_heads": 1, "n_ctx": 2, "kappa": 1.0}
@@ -47,12 +47,7 @@ def param_shapes(cfg):
 def init(cfg, rng):
     """W ~ N(0, (kappa / sqrt(fan_in))^2) for every matrix, drawn on the host in the
     order of PARAM_NAMES with the given numpy Generator; returns NumPy arrays."""
-    dtype = np.dtype(cfg.get("dtype", "float32"))
-    params = {}
-    for name, (shape, fan_in) in param_shapes(cfg).items():
-        W = rng.standard_normal(shape) * (cfg["kappa"] / np.sqrt(fan_in))  # float64 draw
-        params[name] = W.astype(dtype)  # (shape)
-    return params
+    return normal_init(param_shapes(cfg), cfg["kappa"], cfg.get("dtype", "float32"), rng)
 
 
 def forward(params, tokens):
