@@ -24,7 +24,6 @@ def request_threads(n):
 
 def _openblas_library():
     """The OpenBLAS shared library loaded by NumPy, with its symbol prefix and suffix."""
-    import numpy
     with open("/proc/self/maps") as maps:
         paths = {line.split()[-1] for line in maps if "openblas" in line.lower() and ".so" in line}
     for path in sorted(paths):

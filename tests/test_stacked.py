@@ -9,7 +9,7 @@ from gradcheck import assert_close, numerical_grad
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minigrok import layers
+from minigrok import attention, layers
 from minigrok.cli import main
 from minigrok.data import modular_dataset
 from minigrok.losses import cross_entropy
@@ -54,12 +54,12 @@ def test_attention_last_queries_gradcheck(seed, B, H, T, causal):
     n_queries = int(rng.integers(1, T + 1))
     inputs = [rng.standard_normal((B, T, d))] + [rng.standard_normal((H, e, d)) for _ in range(3)]
     inputs.append(rng.standard_normal((d, H * e)))
-    full, _ = layers.attention_forward(*inputs, causal=causal)
-    out, cache = layers.attention_forward(*inputs, causal=causal, n_queries=n_queries)
+    full, _ = attention.attention_forward(*inputs, causal=causal)
+    out, cache = attention.attention_forward(*inputs, causal=causal, n_queries=n_queries)
     assert out.shape == (B, n_queries, d) and np.allclose(out, full[:, T - n_queries:])
     G = rng.standard_normal(out.shape)
-    grads = layers.attention_backward(G, cache)
-    loss = lambda: float((layers.attention_forward(*inputs, causal=causal,
+    grads = attention.attention_backward(G, cache)
+    loss = lambda: float((attention.attention_forward(*inputs, causal=causal,
                                                    n_queries=n_queries)[0] * G).sum())
     for analytic, x in zip(grads, inputs):
         assert_close(analytic, numerical_grad(loss, x))

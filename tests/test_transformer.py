@@ -6,7 +6,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from minigrok import io, layers
+from minigrok import attention, io, layers
 from minigrok.cli import main
 from minigrok.losses import cross_entropy
 from minigrok.models import get_model, model_config, transformer
@@ -39,15 +39,15 @@ def test_softmax_backward(seed, B, H, N, scale):
     rng = _rng(seed)
     s = rng.standard_normal((B, H, N)) * scale * 3
     G = rng.standard_normal((B, H, N))
-    att, cache = layers.softmax_forward(s)
+    att, cache = attention.softmax_forward(s)
     assert np.allclose(att, np.exp(s) / np.exp(s).sum(-1, keepdims=True))
-    ds = layers.softmax_backward(G, cache)
-    _check_grads(lambda: layers.softmax_forward(s)[0], [ds], [s], G)
+    ds = attention.softmax_backward(G, cache)
+    _check_grads(lambda: attention.softmax_forward(s)[0], [ds], [s], G)
 
 
 def _masked_softmax(s):
-    masked, c_mask = layers.causal_mask_forward(s)
-    att, c_softmax = layers.softmax_forward(masked)
+    masked, c_mask = attention.causal_mask_forward(s)
+    att, c_softmax = attention.softmax_forward(masked)
     return att, (c_mask, c_softmax)
 
 
@@ -60,15 +60,15 @@ def test_causal_masked_softmax_backward(seed, B, H, T, scale):
     future = np.triu(np.ones((T, T), dtype=bool), k=1)  # key j > query i
     assert np.all(att[..., future] == 0.0)  # exact zeros, not just small
     assert np.allclose(att.sum(-1), 1.0) and not np.isnan(att).any()
-    ds = layers.causal_mask_backward(layers.softmax_backward(G, c_softmax), c_mask)
+    ds = attention.causal_mask_backward(attention.softmax_backward(G, c_softmax), c_mask)
     assert np.all(ds[..., future] == 0.0)  # a masked score cannot change the output
     _check_grads(lambda: _masked_softmax(s)[0], [ds], [s], G)
 
 
 def test_causal_mask_keeps_float32():
     s = np.zeros((3, 2, 2), dtype=np.float32)
-    masked, _ = layers.causal_mask_forward(s)
-    att, _ = layers.softmax_forward(masked)
+    masked, _ = attention.causal_mask_forward(s)
+    att, _ = attention.softmax_forward(masked)
     assert masked.dtype == att.dtype == np.float32
     assert np.array_equal(att[0], np.array([[1.0, 0.0], [0.5, 0.5]], dtype=np.float32))
 
@@ -82,11 +82,11 @@ def test_project_heads_backward(seed, B, H, e, T, d):
     x = rng.standard_normal((B, T, d))
     W = rng.standard_normal((H, e, d))
     G = rng.standard_normal((B, H, T, e))
-    out, cache = layers.project_heads_forward(x, W)
+    out, cache = attention.project_heads_forward(x, W)
     assert np.allclose(out, np.einsum("btd,hed->bhte", x, W))
-    assert np.array_equal(layers.merge_heads(layers.split_heads(x, 1)), x)
-    dx, dW = layers.project_heads_backward(G, cache)
-    _check_grads(lambda: layers.project_heads_forward(x, W)[0], [dx, dW], [x, W], G)
+    assert np.array_equal(attention.merge_heads(attention.split_heads(x, 1)), x)
+    dx, dW = attention.project_heads_backward(G, cache)
+    _check_grads(lambda: attention.project_heads_forward(x, W)[0], [dx, dW], [x, W], G)
 
 
 @given(seeds, dims, tokens_per_example, tokens_per_example, dims)
@@ -94,10 +94,10 @@ def test_scores_backward(seed, B, Tq, Tk, e):
     rng = _rng(seed)
     q, k = rng.standard_normal((B, 2, Tq, e)), rng.standard_normal((B, 2, Tk, e))
     G = rng.standard_normal((B, 2, Tq, Tk))
-    s, cache = layers.scores_forward(q, k)
+    s, cache = attention.scores_forward(q, k)
     assert np.allclose(s, np.einsum("bhie,bhje->bhij", q, k) / np.sqrt(e))
-    dq, dk = layers.scores_backward(G, cache)
-    _check_grads(lambda: layers.scores_forward(q, k)[0], [dq, dk], [q, k], G)
+    dq, dk = attention.scores_backward(G, cache)
+    _check_grads(lambda: attention.scores_forward(q, k)[0], [dq, dk], [q, k], G)
 
 
 @given(seeds, dims, tokens_per_example, tokens_per_example, dims)
@@ -105,9 +105,9 @@ def test_weighted_sum_backward(seed, B, Tq, Tk, e):
     rng = _rng(seed)
     att, v = rng.random((B, 2, Tq, Tk)), rng.standard_normal((B, 2, Tk, e))
     G = rng.standard_normal((B, 2, Tq, e))
-    _, cache = layers.weighted_sum_forward(att, v)
-    datt, dv = layers.weighted_sum_backward(G, cache)
-    _check_grads(lambda: layers.weighted_sum_forward(att, v)[0], [datt, dv], [att, v], G)
+    _, cache = attention.weighted_sum_forward(att, v)
+    datt, dv = attention.weighted_sum_backward(G, cache)
+    _check_grads(lambda: attention.weighted_sum_forward(att, v)[0], [datt, dv], [att, v], G)
 
 
 @given(seeds, dims, dims, dims, tokens_per_example, dims, scales, st.booleans())
@@ -118,10 +118,10 @@ def test_attention_backward_as_a_whole(seed, B, H, e, T, d, scale, causal):
     W_O = rng.standard_normal((d, H * e)) * scale
     G = rng.standard_normal((B, T, d))
     inputs = [x, W_Q, W_K, W_V, W_O]
-    out, cache = layers.attention_forward(*inputs, causal=causal)
+    out, cache = attention.attention_forward(*inputs, causal=causal)
     assert out.shape == (B, T, d) and cache["pattern"].shape == (B, H, T, T)
-    grads = layers.attention_backward(G, cache)
-    _check_grads(lambda: layers.attention_forward(*inputs, causal=causal)[0], grads, inputs, G)
+    grads = attention.attention_backward(G, cache)
+    _check_grads(lambda: attention.attention_forward(*inputs, causal=causal)[0], grads, inputs, G)
 
 
 @given(seeds, st.integers(1, 3), dims, dims, tokens_per_example)
@@ -132,12 +132,12 @@ def test_attention_stacked_models_match_one_by_one(seed, K, B, H, T):
     x = rng.standard_normal((K, B, T, d))
     Ws = [rng.standard_normal((K, H, e, d)) for _ in range(3)] + [rng.standard_normal((K, d, H * e))]
     G = rng.standard_normal((K, B, T, d))
-    out, cache = layers.attention_forward(x, *Ws)
-    grads = layers.attention_backward(G, cache)
+    out, cache = attention.attention_forward(x, *Ws)
+    grads = attention.attention_backward(G, cache)
     for i in range(K):
-        out_i, cache_i = layers.attention_forward(x[i], *(W[i] for W in Ws))
+        out_i, cache_i = attention.attention_forward(x[i], *(W[i] for W in Ws))
         assert np.allclose(out[i], out_i)
-        for g, g_i in zip(grads, layers.attention_backward(G[i], cache_i)):
+        for g, g_i in zip(grads, attention.attention_backward(G[i], cache_i)):
             assert np.allclose(g[i], g_i)
 
 

@@ -17,7 +17,7 @@ and output, and the MLP, at the last position only (every position is still a ke
 value): the same logits and gradients as computing them everywhere, for ~20% less work.
 """
 
-from .. import layers
+from .. import attention, layers
 from .init import normal_init
 
 PARAM_NAMES = ("W_E", "W_Q", "W_K", "W_V", "W_O", "W_in", "W_out", "W_U")
@@ -54,7 +54,7 @@ def forward(params, tokens):
     """logits (B, p) at the last position for tokens (B, T); see the module docstring.
     cache[1]["pattern"] is the last query's attention pattern (B, H, 1, T)."""
     x0, c_embed = layers.embed_forward(params["W_E"], tokens)  # (B, T, d)
-    a, c_att = layers.attention_forward(x0, params["W_Q"], params["W_K"], params["W_V"],
+    a, c_att = attention.attention_forward(x0, params["W_Q"], params["W_K"], params["W_V"],
                                         params["W_O"], causal=True, n_queries=1)  # (B, 1, d)
     x1 = x0[..., -1, :] + a[..., 0, :]  # (B, d) residual stream after the attention, last position
     x2, c_mlp = layers.residual_mlp_forward(x1, params["W_in"], params["W_out"])  # (B, d)
@@ -69,7 +69,7 @@ def backward(dlogits, cache):
     dx2, grads["W_U"] = layers.unembed_backward(dlogits, c_unembed)  # (B, d), (d, p)
     dx1, grads["W_in"], grads["W_out"] = layers.residual_mlp_backward(dx2, c_mlp)  # (B, d)
     dx0, grads["W_Q"], grads["W_K"], grads["W_V"], grads["W_O"] = \
-        layers.attention_backward(dx1[..., None, :], c_att)  # (B, T, d), (H, e, d) x3, (d, H*e)
+        attention.attention_backward(dx1[..., None, :], c_att)  # (B, T, d), (H, e, d) x3, (d, H*e)
     dx0[..., -1, :] += dx1  # x1 = x0[:, -1] + a[:, 0]: the residual path
     grads["W_E"] = layers.embed_backward(dx0, c_embed)  # (d, p)
     return {name: grads[name] for name in PARAM_NAMES}
@@ -78,7 +78,7 @@ def backward(dlogits, cache):
 def attention_pattern(params, tokens):
     """The attention pattern (B, H, T, T): att[b, h, i, j] = weight query i gives key j."""
     x0, _ = layers.embed_forward(params["W_E"], tokens)  # (B, T, d)
-    _, c_att = layers.attention_forward(x0, params["W_Q"], params["W_K"], params["W_V"],
+    _, c_att = attention.attention_forward(x0, params["W_Q"], params["W_K"], params["W_V"],
                                         params["W_O"], causal=True)
     return c_att["pattern"]  # (B, H, T, T)
 
@@ -104,14 +104,14 @@ def _token_table_forward(E, W, tokens):
     H, e, d = W.shape[-3:]
     table, c_table = layers.linear_forward(E, W.reshape(W.shape[:-3] + (H * e, d)))  # (..., p, H*e)
     rows = layers.lookup_rows(table, tokens)  # (..., B, T, H*e)
-    return layers.split_heads(rows, H), (c_table, table.shape, tokens, W.shape)
+    return attention.split_heads(rows, H), (c_table, table.shape, tokens, W.shape)
 
 
 def _token_table_backward(dout, cache):
     """out = (E @ W.T)[tokens], heads split  =>  dtable = scatter-add of dout by token,
     then dE = dtable @ W and dW = dtable.T @ E."""
     c_table, table_shape, tokens, W_shape = cache
-    dtable = layers.lookup_rows_backward(layers.merge_heads(dout), tokens, table_shape)  # (..., p, H*e)
+    dtable = layers.lookup_rows_backward(attention.merge_heads(dout), tokens, table_shape)  # (..., p, H*e)
     dE, dW = layers.linear_backward(dtable, c_table)  # (..., p, d), (..., H*e, d)
     return dE, dW.reshape(W_shape)
 
@@ -124,7 +124,7 @@ def forward_factored(params, tokens):
     q, c_q = _token_table_forward(E, params["W_Q"], last)  # (..., B, H, 1, e)
     k, c_k = _token_table_forward(E, params["W_K"], tokens)  # (..., B, H, T, e)
     v, c_v = _token_table_forward(E, params["W_V"], tokens)  # (..., B, H, T, e)
-    a, c_att = layers.attend_forward(q, k, v, params["W_O"], causal=True)  # (..., B, 1, d)
+    a, c_att = attention.attend_forward(q, k, v, params["W_O"], causal=True)  # (..., B, 1, d)
     x1 = layers.lookup_rows(E, tokens[..., -1]) + a[..., 0, :]  # (..., B, d) x0[:, -1] + a
     x2, c_mlp = layers.residual_mlp_forward(x1, params["W_in"], params["W_out"])  # (..., B, d)
     logits, c_unembed = layers.unembed_forward(x2, params["W_U"])  # (..., B, p)
@@ -138,7 +138,7 @@ def backward_factored(dlogits, cache):
     grads = {}
     dx2, grads["W_U"] = layers.unembed_backward(dlogits, c_unembed)  # (..., B, d)
     dx1, grads["W_in"], grads["W_out"] = layers.residual_mlp_backward(dx2, c_mlp)  # (..., B, d)
-    dq, dk, dv, grads["W_O"] = layers.attend_backward(dx1[..., None, :], c_att)
+    dq, dk, dv, grads["W_O"] = attention.attend_backward(dx1[..., None, :], c_att)
     dE_q, grads["W_Q"] = _token_table_backward(dq, c_q)  # (..., p, d), (..., H, e, d)
     dE_k, grads["W_K"] = _token_table_backward(dk, c_k)
     dE_v, grads["W_V"] = _token_table_backward(dv, c_v)

@@ -29,6 +29,7 @@ The reference grokking-tickets code does something else, offered here under its 
 `synflow_reference_one_round`: one round, |W|, a *data batch* (the training tokens) as the
 input, R = the sum of the logits of the model's own forward (softmax included).
 """
+from .. import attention as attention_ops
 from .. import layers
 from ..backend import array_module
 from ..errors import MinigrokError
@@ -70,14 +71,14 @@ def linear_attention_forward(x, W_Q, W_K, W_V, W_O):
     """out = concat_h(causal0(q_h k_h^T / sqrt(e)) v_h) @ W_O.T: attention without the
     softmax, zeros (not -inf) above the diagonal   (x is (..., T, d))."""
     xp = array_module(x)
-    q, c_q = layers.project_heads_forward(x, W_Q)  # (..., H, T, e)
-    k, c_k = layers.project_heads_forward(x, W_K)  # (..., H, T, e)
-    v, c_v = layers.project_heads_forward(x, W_V)  # (..., H, T, e)
-    s, c_s = layers.scores_forward(q, k)  # (..., H, T, T)
+    q, c_q = attention_ops.project_heads_forward(x, W_Q)  # (..., H, T, e)
+    k, c_k = attention_ops.project_heads_forward(x, W_K)  # (..., H, T, e)
+    v, c_v = attention_ops.project_heads_forward(x, W_V)  # (..., H, T, e)
+    s, c_s = attention_ops.scores_forward(q, k)  # (..., H, T, T)
     T = s.shape[-1]
     causal = xp.tril(xp.ones((T, T), dtype=s.dtype))  # (T, T) 1 where key j <= query i
-    z, c_z = layers.weighted_sum_forward(s * causal, v)  # (..., H, T, e)
-    out, c_o = layers.linear_forward(layers.merge_heads(z), W_O)  # (..., T, d)
+    z, c_z = attention_ops.weighted_sum_forward(s * causal, v)  # (..., H, T, e)
+    out, c_o = layers.linear_forward(attention_ops.merge_heads(z), W_O)  # (..., T, d)
     return out, (c_q, c_k, c_v, c_s, causal, c_z, c_o, W_Q.shape[-3])
 
 
@@ -86,11 +87,11 @@ def linear_attention_backward(dout, cache):
     dW_V, dW_O); x feeds q, k and v, so dx sums their three contributions."""
     c_q, c_k, c_v, c_s, causal, c_z, c_o, H = cache
     dz_merged, dW_O = layers.linear_backward(dout, c_o)  # (..., T, H*e), (d, H*e)
-    dA, dv = layers.weighted_sum_backward(layers.split_heads(dz_merged, H), c_z)
-    dq, dk = layers.scores_backward(dA * causal, c_s)  # (..., H, T, e) each
-    dx_q, dW_Q = layers.project_heads_backward(dq, c_q)
-    dx_k, dW_K = layers.project_heads_backward(dk, c_k)
-    dx_v, dW_V = layers.project_heads_backward(dv, c_v)
+    dA, dv = attention_ops.weighted_sum_backward(attention_ops.split_heads(dz_merged, H), c_z)
+    dq, dk = attention_ops.scores_backward(dA * causal, c_s)  # (..., H, T, e) each
+    dx_q, dW_Q = attention_ops.project_heads_backward(dq, c_q)
+    dx_k, dW_K = attention_ops.project_heads_backward(dk, c_k)
+    dx_v, dW_V = attention_ops.project_heads_backward(dv, c_v)
     return dx_q + dx_k + dx_v, dW_Q, dW_K, dW_V, dW_O
 
 
@@ -100,7 +101,7 @@ def transformer_flow(P, attention="linear"):
     d, p = P["W_E"].shape
     u = xp.ones((1, N_CTX, p), dtype=P["W_E"].dtype)  # (1, T, p) every one-hot -> all ones
     x0 = u @ P["W_E"].T  # (1, T, d) = |W_E| 1_p at both positions
-    attn = (layers.attention_forward, layers.attention_backward) if attention == "softmax" \
+    attn = (attention_ops.attention_forward, attention_ops.attention_backward) if attention == "softmax" \
         else (linear_attention_forward, linear_attention_backward)
     a, c_att = attn[0](x0, P["W_Q"], P["W_K"], P["W_V"], P["W_O"])  # (1, T, d)
     x1_last, c_last = layers.last_token_forward(x0 + a)  # (1, d)
