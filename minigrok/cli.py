@@ -1,4 +1,4 @@
-"""The `minigrok` command line: train, prune, ticket, compare.
+"""The `minigrok` command line: train, prune, ticket, compare, sweep, bench, analyze.
 
 Every bad argument ends with one line `minigrok: error: ...` and exit status 2, before any
 file is written.
@@ -153,7 +153,7 @@ def build_parser():
     parser = argparse.ArgumentParser(prog="minigrok", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("train", help="train one model on a modular task")
+    p = sub.add_parser("train", help="train one model on a task (modular by default)")
     _add_training_args(p, TRAIN_DEFAULTS)
     p.add_argument("--out", help="run directory to create")
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
