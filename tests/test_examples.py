@@ -1,0 +1,31 @@
+"""The examples a reader runs first still run (with few epochs)."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_example(name, *args):
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "examples", name), *args],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+def test_train_mlp_example(tmp_path):
+    out = run_example("01_train_mlp.py", "--p", "11", "--epochs", "30", "--out", str(tmp_path / "r"))
+    assert "generalised" in out and (tmp_path / "r" / "accuracy.png").is_file()
+
+
+def test_ticket_step_by_step_example():
+    out = run_example("02_ticket_step_by_step.py", "--p", "11", "--epochs", "30")
+    assert "mask density 0.400" in out and "ticket t_gen" in out
+
+
+def test_crosscheck_example():
+    pytest.importorskip("torch")
+    out = run_example("crosscheck_torch.py", "--p", "11", "--steps", "5", "--dtype", "float64")
+    assert "after 5 AdamW steps" in out
