@@ -1,4 +1,4 @@
-"""The `minigrok` command line: train, prune, ticket, compare, sweep, bench, analyze.
+"""The `minigrok` command line: train, prune, ticket, compare, sweep, bench, analyze, experiment.
 
 Every bad argument ends with one line `minigrok: error: ...` and exit status 2, before any
 file is written.
@@ -217,6 +217,9 @@ def build_parser():
                    help="analyse at most this many checkpoints per run, evenly spaced (default 40)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=cmd_analyze)
+
+    from .experiments.command import add_experiment_parser
+    add_experiment_parser(sub, _add_training_args, {**TRAIN_DEFAULTS, "stop_after": TICKET_DEFAULTS["stop_after"]})
     return parser
 
 

@@ -1,0 +1,73 @@
+"""ops: dense vs grokking ticket for each modular operation (issue 8).
+
+For each op (--ops, default all eight: add, sub, mul, div, x2+y2, x2+xy+y2, x3+xy, rand)
+and seed: the cached dense run of that op (its own folder under OUT/dense_seed<s>/) and
+the ticket at --rate (default 0.6), trained with plain train_loop and the ticket's early
+stop. The table: dense and ticket t_gen (mean over seeds) and the speed-up dense / ticket
+per op, at 0.99 and 0.95. 'rand' (a random table) is the control: nothing to generalise.
+"""
+import statistics
+import time
+
+from ..data.modular import OPERATIONS
+from ..errors import MinigrokError
+from ..masks import apply
+from ..pruning.magnitude import magnitude_prune
+from .common import as_result, dense_run, finish, result_row, say, ticket_hp, train_one
+from .plots import plotter
+
+NAME = "ops"
+
+
+def check_ops(ops):
+    bad = [o for o in ops if o not in OPERATIONS]
+    if bad or not ops or len(set(ops)) != len(ops):
+        raise MinigrokError(f"--ops {','.join(ops)!r}: give distinct names from {', '.join(OPERATIONS)}")
+    return list(ops)
+
+
+def speedup_table(rows, ops):
+    """{op: {"0.99"/"0.95": {"dense", "ticket" (mean t_gen), "speedup" (mean of per-seed)}}}."""
+    table = {}
+    for op in ops:
+        table[op] = {}
+        for thr, col in (("0.99", "t_gen"), ("0.95", "t_gen_0.95")):
+            dense = {r["seed"]: r[col] for r in rows if r["op"] == op and r["run"] == "dense"}
+            ticket = {r["seed"]: r[col] for r in rows if r["op"] == op and r["run"] == "ticket"}
+            mean = lambda xs: statistics.fmean(xs) if xs and None not in xs else None
+            ups = [dense[s] / ticket[s] for s in dense if dense[s] and ticket.get(s)]
+            table[op][thr] = {"dense": mean(list(dense.values())), "ticket": mean(list(ticket.values())),
+                              "speedup": statistics.fmean(ups) if len(ups) == len(dense) else None}
+    return table
+
+
+def run(cfg, out, seeds, opts, quiet=False):
+    ops = check_ops(opts.get("ops") or list(OPERATIONS))
+    rate = opts.get("rate", 0.6)
+    t0 = time.perf_counter()
+    rows, curves = [], {}
+    for op in ops:
+        op_cfg = {**cfg, "op": op}
+        for s in seeds:
+            d = dense_run(op_cfg, out, s, quiet)
+            masks = magnitude_prune(d["params"], rate=rate)
+            say(f"{NAME}: {op} seed {s} ticket", quiet)
+            result = train_one(d["model"], apply(d["theta_0"], masks), d["data"], ticket_hp(op_cfg),
+                               masks, f"{op} ticket seed {s}", quiet)
+            for run_name, res, m in (("dense", as_result(d), None), ("ticket", result, masks)):
+                rows.append(result_row(f"{op} {run_name}", s, res, m, op=op, run=run_name))
+                curves[(f"{op} {run_name}", s)] = res["metrics"]
+    return finish(NAME, out, cfg, seeds, rows, curves, t0,
+                  extra={"ops": ops, "rate": rate, "table": speedup_table(rows, ops)},
+                  plot=plotter(f"dense vs ticket per operation (rate {rate:g})"), quiet=quiet)
+
+
+def format_ops_table(summary):
+    fmt = lambda x, f="{:.0f}": "-" if x is None else f.format(x)
+    lines = [f"{'op':<10}{'dense t_gen':>12}{'ticket t_gen':>13}{'speed-up':>9}"
+             f"{'dense@.95':>11}{'ticket@.95':>11}{'speed-up':>9}"]
+    for op, t in summary["table"].items():
+        a, b = t["0.99"], t["0.95"]
+        lines.append(f"{op:<10}{fmt(a['dense']):>12}{fmt(a['ticket']):>13}{fmt(a['speedup'], '{:.1f}x'):>9}"
+                     f"{fmt(b['dense']):>11}{fmt(b['ticket']):>11}{fmt(b['speedup'], '{:.1f}x'):>9}")
+    return "\n".join(lines)
