@@ -1,0 +1,139 @@
+"""`minigrok experiment NAME` (minigrok/experiments/): small end-to-end runs of pai,
+rate-sweep and ops at p = 23, and the shared pieces (dense cache, seeds, critical-rate
+search) on their own. A few seconds in all."""
+import csv
+import json
+import os
+
+import pytest
+
+from minigrok.cli import main
+from minigrok.errors import MinigrokError
+from minigrok.experiments import EXPERIMENTS, run_experiment
+from minigrok.experiments.common import dense_dir, dense_run, experiment_config, parse_seeds
+from minigrok.experiments.no_decay import bracket, critical_rate_search
+
+# settings known to grok in a few hundred epochs (tests/test_end_to_end.py)
+SMALL = {"p": 23, "split": "all", "frac": 0.6, "lr": 1e-2, "epochs": 300, "eval_every": 10,
+         "checkpoint_every": 100, "stop_after": 100}
+SMALL_ARGS = ["--p", "23", "--split", "all", "--frac", "0.6", "--lr", "1e-2", "--epochs", "300",
+              "--eval-every", "10", "--checkpoint-every", "100", "--stop-after", "100", "--quiet"]
+
+
+def read_rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def check_outputs(folder, name):
+    for f in ("results.csv", "summary.json", f"{name}.png"):
+        assert os.path.isfile(os.path.join(folder, name, f)), f
+    rows = read_rows(os.path.join(folder, name, "results.csv"))
+    summary = json.loads(open(os.path.join(folder, name, "summary.json")).read())
+    assert {"t_gen", "t_gen_0.95", "t_mem", "condition", "seed"} <= set(rows[0])
+    assert summary["experiment"] == name and len(summary["results"]) == len(rows)
+    return rows, summary
+
+
+def test_pai_end_to_end(tmp_path):
+    summary = run_experiment("pai", SMALL, str(tmp_path), seeds=[0], quiet=True)
+    rows, on_disk = check_outputs(str(tmp_path), "pai")
+    assert [r["condition"] for r in rows] == ["dense", "ticket", "random", "snip", "grasp",
+                                               "synflow", "synflow-1round-data"]
+    assert all(abs(float(r["density"]) - 0.4) < 1e-3 for r in rows[1:])
+    by = summary["by_condition"]
+    assert set(by["ticket"]) >= {"0.99", "0.95"} and by["ticket"]["0.99"]["n"] == 1
+    assert by["ticket"]["0.95"]["mean"] is not None  # the ticket generalises at this size
+    assert os.path.isdir(tmp_path / "pai" / "metrics")
+
+
+def test_rate_sweep_command_and_shared_dense_cache(tmp_path, capsys):
+    out = str(tmp_path)
+    args = ["experiment", "rate-sweep", *SMALL_ARGS, "--seeds", "0", "--rates", "0.0,0.5,0.9",
+            "--out", out]
+    assert main(args) == 0
+    rows, summary = check_outputs(out, "rate-sweep")
+    assert [r["condition"] for r in rows] == ["rate=0.0 (dense)", "rate=0.5", "rate=0.9"]
+    assert rows[0]["t_gen"] == rows[0]["dense_t_gen"] and float(rows[0]["density"]) == 1.0
+    assert abs(float(rows[2]["density"]) - 0.1) < 1e-3
+    assert "rate=0.5" in capsys.readouterr().out
+    # a second experiment in the same OUT reuses the same dense run (no retraining)
+    cfg = experiment_config(SMALL)
+    folder = dense_dir(out, cfg, 0)
+    assert summary["dense_runs"] == [folder]
+    before = os.path.getmtime(os.path.join(folder, "final.npz"))
+    assert main(["experiment", "ops", *SMALL_ARGS, "--seeds", "0", "--ops", "add", "--out", out]) == 0
+    assert os.path.getmtime(os.path.join(folder, "final.npz")) == before
+    assert os.listdir(os.path.join(out, "dense_seed0")) == [os.path.basename(folder)]
+
+
+def test_ops_two_ops(tmp_path):
+    summary = run_experiment("ops", SMALL, str(tmp_path), seeds=[0], opts={"ops": ["add", "sub"]},
+                             quiet=True)
+    rows, _ = check_outputs(str(tmp_path), "ops")
+    assert [(r["op"], r["run"]) for r in rows] == [("add", "dense"), ("add", "ticket"),
+                                                    ("sub", "dense"), ("sub", "ticket")]
+    assert set(summary["table"]) == {"add", "sub"}
+    assert set(summary["table"]["add"]["0.99"]) == {"dense", "ticket", "speedup"}
+    assert sorted(os.listdir(tmp_path / "dense_seed0"))[0].startswith("mlp_add_p23_")
+    assert len(os.listdir(tmp_path / "dense_seed0")) == 2  # one cached dense run per op
+
+
+def test_dense_run_cached_and_keyed_by_settings(tmp_path):
+    cfg = experiment_config({**SMALL, "epochs": 40})
+    first = dense_run(cfg, str(tmp_path), 0, quiet=True)
+    stamp = os.path.getmtime(os.path.join(first["dir"], "final.npz"))
+    again = dense_run(cfg, str(tmp_path), 0, quiet=True)
+    assert again["dir"] == first["dir"] and os.path.getmtime(os.path.join(again["dir"], "final.npz")) == stamp
+    assert again["metrics"]["test_acc"] == first["metrics"]["test_acc"]
+    other = dense_dir(str(tmp_path), {**cfg, "lr": 5e-3}, 0)  # other settings: other folder
+    assert other != first["dir"] and os.path.dirname(other) == os.path.join(str(tmp_path), "dense_seed0")
+    assert dense_dir(str(tmp_path), cfg, 1) != first["dir"]
+    # the ticket's early stop is not a dense setting: same folder
+    assert dense_dir(str(tmp_path), {**cfg, "stop_after": 7}, 0) == first["dir"]
+
+
+def test_parse_seeds():
+    assert parse_seeds("0,1,2") == [0, 1, 2]
+    assert parse_seeds(" 3 ") == [3] and parse_seeds([4, 5]) == [4, 5]
+    for bad in ("", "a,b", "1,1", "-1", "0.5"):
+        with pytest.raises(MinigrokError):
+            parse_seeds(bad)
+
+
+def test_critical_rate_search_on_a_fake_t_gen():
+    critical = {0: 0.81, 1: 0.77, 2: 0.93}  # the largest rate that groks, per seed
+
+    def t_gen(seed, rate):
+        return 500 if rate <= critical[seed] + 1e-9 else None
+
+    coarse = {s: {r: t_gen(s, r) is not None for r in (0.7, 0.8, 0.9)} for s in critical}
+    brackets = {s: bracket(c) for s, c in coarse.items()}
+    assert brackets == {0: (0.8, 0.9), 1: (0.7, 0.8), 2: (0.9, None)}
+    calls = []
+
+    def evaluate(asked):
+        calls.append(dict(asked))
+        return {s: t_gen(s, r) is not None for s, r in asked.items()}
+
+    found, probes = critical_rate_search(evaluate, brackets)
+    assert found == critical
+    assert len(calls) <= 4  # bisection of at most 10 grid steps, all seeds per round
+    assert all(groks == (t_gen(s, r) is not None) for s, r, groks in probes)
+    # nothing groks: no critical rate; the smallest rate fails
+    assert bracket({0.7: False, 0.8: False}) == (None, 0.7)
+    assert critical_rate_search(evaluate, {0: (None, 0.7)}) == ({0: None}, [])
+
+
+def test_bad_names_and_values_one_line(capsys):
+    assert main(["experiment", "nope", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "unknown experiment 'nope'" in err and "rate-sweep" in err
+    for args in (["pai", "--seeds", "x"], ["pai", "--rate", "1.5"], ["ops", "--ops", "add,pow"],
+                 ["rate-sweep", "--rates", "0.2,1.2"], ["pai", "--model", "fc"],
+                 ["no-decay", "--grok-threshold", "0.9"]):
+        assert main(["experiment", *args, "--quiet", "--out", "/nonexistent/x"]) == 2, args
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("minigrok: error:") and err.count("\n") == 0, err
+    assert set(EXPERIMENTS) == {"rate-sweep", "no-decay", "non-grokking", "norm-control", "pai",
+                                "edge-popup", "imp", "ops"}
