@@ -83,8 +83,15 @@ def held_since(metrics, threshold):
     """First epoch of the current unbroken streak of test accuracy >= threshold."""
     since = None
     for epoch, acc in zip(metrics["epoch"], metrics["test_acc"]):
-        since = (since if since is not None else epoch) if acc >= threshold else None
+        since = streak_start(since, epoch, acc >= threshold)
     return since
+
+
+def streak_start(since, epoch, held):
+    """The streak's first epoch after logging `epoch`: kept while held, None once broken."""
+    if not held:
+        return None
+    return epoch if since is None else since
 
 
 # ----------------------------------------------------------------------------------------
@@ -113,7 +120,7 @@ def train_loop(model, params, data, hp, masks=None, opt_state=None, metrics=None
             test_loss, test_acc = evaluate(model, params, data["test_x"], data["test_y"], objective)
             l1, l2 = weight_norms(params)
             test_acc = to_float(test_acc)
-            since = (since if since is not None else epoch) if test_acc >= stop_thr else None
+            since = streak_start(since, epoch, test_acc >= stop_thr)
             stopping = stop_after is not None and since is not None and epoch - since >= stop_after
         last = stopping or epoch == epochs
         if last:  # no step after the last row: final params = the params of that row
