@@ -94,7 +94,7 @@ def ticket_experiment(cfg, out_dir, rate=0.6, scope="global", rewind_epoch=0, de
     from .analysis.plots import plot_accuracy_curves  # matplotlib only when plotting
     plot_accuracy_curves({"dense": dense["metrics"], "ticket": ticket["metrics"]},
                          os.path.join(out_dir, "accuracy.png"),
-                         title=f"{cfg['model']} p={cfg['p']} {cfg['op']}: dense vs ticket (rate {rate})")
+                         title=f"{_task_label(cfg)}: dense vs ticket (rate {rate})")
     if cfg["model"] == "transformer":
         save_attention_picture({"dense": dense["params"], "ticket": ticket["params"]}, cfg["p"],
                                os.path.join(out_dir, "attention.png"))
@@ -113,6 +113,13 @@ def save_attention_picture(params_by_run, p, path):
     patterns = {label: attention_pattern(params, tokens)[:, 0, -1, 0].reshape(p, p)  # (p, p)
                 for label, params in params_by_run.items()}
     plot_attention_patterns(patterns, p, path, title="Transformer: attention of the last position")
+
+
+def _task_label(cfg):
+    """'mlp p=67 add' for a modular task, 'fc on mnist' for the others."""
+    if cfg.get("task", "modular") == "modular":
+        return f"{cfg['model']} p={cfg['p']} {cfg['op']}"
+    return f"{cfg['model']} on {cfg['task']}"
 
 
 def _ratio(a, b):
