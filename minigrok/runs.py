@@ -11,6 +11,7 @@ import io as _io
 import os
 import platform
 import re
+import sys
 import time
 
 import numpy as np
@@ -134,6 +135,8 @@ def _train_in_dir(out_dir, cfg, model, data, params, masks, opt_state, metrics, 
     """Run the loop with checkpoints in out_dir; write final.npz, metrics.csv, summary.json."""
     t0 = time.perf_counter()
     meta = {"config": cfg}
+    if not quiet and data["meta"].get("source"):
+        print(f"[data] {label}: {data['meta']['source']}", file=sys.stderr, flush=True)
 
     def on_checkpoint(epoch, p, s, m):
         wall = wall_before + time.perf_counter() - t0

