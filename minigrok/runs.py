@@ -54,6 +54,9 @@ def check_hyperparameters(cfg):
         raise MinigrokError(f"weight decay = {cfg['weight_decay']} is not allowed: it must be >= 0")
     if cfg["dtype"] not in ("float32", "float64"):
         raise MinigrokError(f"dtype {cfg['dtype']!r} is not allowed: use float32 or float64")
+    extra = cfg.get("report_threshold")
+    if extra is not None and not 0.0 < extra <= 1.0:
+        raise MinigrokError(f"report threshold {extra} is not allowed: give an accuracy in (0, 1]")
     if cfg["stop_after"] is not None and cfg["stop_after"] < 0:
         raise MinigrokError(f"stop_after = {cfg['stop_after']} is not allowed: give an integer >= 0")
 
@@ -116,7 +119,7 @@ def read_metrics(path):
 
 def summarize(cfg, data_meta, metrics, masks, wall_time_s):
     """The summary.json dict: config, data, t_mem / t_gen at both thresholds, final row."""
-    times = grokking_times(metrics)
+    times = grokking_times(metrics, cfg.get("report_threshold"))
     final = {c: metrics[c][-1] for c in METRIC_COLUMNS} if metrics["epoch"] else {}
     density = None
     if masks is not None:

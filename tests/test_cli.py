@@ -64,6 +64,7 @@ def test_prune_then_train_with_mask_and_init(trained, tmp_path, capsys):
     (["train", "--dtype", "float16"], "dtype 'float16'"),
     (["train", "--backend", "jax"], "unknown backend 'jax'"),
     (["train", "--init", "missing.npz"], "does not exist"),
+    (["train", "--report-threshold", "1.5"], "report threshold 1.5"),
 ])
 def test_bad_train_arguments(args, message, tmp_path, capsys):
     out = tmp_path / "out"
@@ -110,3 +111,25 @@ def test_existing_run_is_not_overwritten(trained, capsys):
     code, _, err = run_cli(["train", *SMALL, "--out", str(trained)], capsys)
     assert code == 2 and "already holds a run" in err
     assert (trained / "final.npz").read_bytes() == before
+
+
+def test_report_threshold_adds_a_level_to_summary_and_table(tmp_path, capsys):
+    """--report-threshold 0.5: t_gen and the speed-up at 0.5 next to 0.99 and 0.95."""
+    out = tmp_path / "t"
+    code, table, err = run_cli(["ticket", "--p", "11", "--epochs", "40", "--quiet", "--lr", "1e-2",
+                                "--report-threshold", "0.5", "--out", str(out)], capsys)
+    assert code == 0, err
+    summary = io.load_json(str(out / "summary.json"))
+    assert set(summary["dense"]["thresholds"]) == {"0.5", "0.95", "0.99"}
+    assert set(summary["speedups"]) == {"0.5", "0.95", "0.99"}
+    assert "t_gen@.5" in table and "speed-up of t_gen(0.5)" in table
+
+
+def test_grokking_times_with_an_extra_threshold():
+    from minigrok.train import grokking_times
+    metrics = {"epoch": [0, 10, 20, 30], "train_acc": [0.1, 0.6, 1.0, 1.0],
+               "test_acc": [0.1, 0.2, 0.55, 0.96]}
+    times = grokking_times(metrics, extra_threshold=0.5)
+    assert times["0.5"] == {"t_mem": 10, "t_gen": 20, "tau_grok": 2.0}
+    assert times["0.95"]["t_gen"] == 30 and times["0.99"]["t_gen"] is None
+    assert set(grokking_times(metrics)) == {"0.95", "0.99"}
