@@ -192,12 +192,15 @@ def latest_checkpoint(out_dir):
     return best
 
 
-def resume_run(out_dir, epochs=None, label="train", quiet=False):
+def resume_run(out_dir, epochs=None, label="train", quiet=False, report_threshold=None):
     """Continue the run in out_dir from its newest checkpoint (optionally to more epochs).
-    A finished run with nothing left to do is returned as it is."""
+    A finished run with nothing left to do is returned as it is; given a new
+    report_threshold, its summary is recomputed from metrics.csv (no training)."""
     cfg = io.load_json(os.path.join(out_dir, "config.json"))
     if epochs is not None:
         cfg["epochs"] = epochs
+    if report_threshold is not None:
+        cfg["report_threshold"] = report_threshold
     set_backend(cfg["backend"])
     model, data, params, masks = build_run(cfg)
     summary_path = os.path.join(out_dir, "summary.json")
@@ -207,8 +210,13 @@ def resume_run(out_dir, epochs=None, label="train", quiet=False):
         stopped_early = done is not None and done < summary["config"]["epochs"]
         if done == cfg["epochs"] or (stopped_early and cfg["epochs"] == summary["config"]["epochs"]):
             final = io.load_npz(os.path.join(out_dir, "final.npz"))
+            metrics = read_metrics(os.path.join(out_dir, "metrics.csv"))
+            if summary["config"].get("report_threshold") != cfg.get("report_threshold"):
+                summary = summarize(cfg, data["meta"], metrics, masks, summary["wall_time_s"])
+                io.save_json(os.path.join(out_dir, "config.json"), cfg)
+                io.save_json(summary_path, summary)
             return {"params": final["params"], "masks": masks, "summary": summary, "dir": out_dir,
-                    "metrics": read_metrics(os.path.join(out_dir, "metrics.csv"))}
+                    "metrics": metrics}
     epoch, path = latest_checkpoint(out_dir)
     if path is None:  # stopped before the first checkpoint: start again from init.npz
         state, metrics, wall = None, None, 0.0

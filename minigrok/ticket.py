@@ -39,12 +39,21 @@ def rewind_source(dense_dir, rewind_epoch):
     return path
 
 
+# settings a saved run may be continued or re-reported with: more epochs, another report level
+RESUMABLE_CHANGES = ("epochs", "report_threshold")
+
+
+def _training_settings(cfg):
+    return {k: v for k, v in cfg.items() if k not in RESUMABLE_CHANGES}
+
+
 def _run_or_resume(cfg, out_dir, label, quiet):
     if os.path.isfile(os.path.join(out_dir, "config.json")):
         saved = io.load_json(os.path.join(out_dir, "config.json"))
-        if {k: v for k, v in saved.items() if k != "epochs"} != {k: v for k, v in cfg.items() if k != "epochs"}:
+        if _training_settings(saved) != _training_settings(cfg):
             raise MinigrokError(f"{out_dir!r} holds a run with other settings; choose another --out")
-        return resume_run(out_dir, epochs=cfg["epochs"], label=label, quiet=quiet)
+        return resume_run(out_dir, epochs=cfg["epochs"], label=label, quiet=quiet,
+                          report_threshold=cfg.get("report_threshold"))
     return run(cfg, out_dir, label=label, quiet=quiet)
 
 

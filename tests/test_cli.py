@@ -133,3 +133,15 @@ def test_grokking_times_with_an_extra_threshold():
     assert times["0.5"] == {"t_mem": 10, "t_gen": 20, "tau_grok": 2.0}
     assert times["0.95"]["t_gen"] == 30 and times["0.99"]["t_gen"] is None
     assert set(grokking_times(metrics)) == {"0.95", "0.99"}
+
+
+def test_a_finished_ticket_is_re_reported_at_a_new_threshold_without_training(tmp_path, capsys):
+    out = tmp_path / "t"
+    base = ["ticket", "--p", "11", "--epochs", "40", "--quiet", "--lr", "1e-2", "--out", str(out)]
+    assert run_cli(base, capsys)[0] == 0
+    before = (out / "dense" / "final.npz").stat().st_mtime_ns
+    code, table, err = run_cli([*base, "--report-threshold", "0.3"], capsys)
+    assert code == 0, err
+    assert (out / "dense" / "final.npz").stat().st_mtime_ns == before  # not retrained
+    assert "0.3" in io.load_json(str(out / "dense" / "summary.json"))["thresholds"]
+    assert "speed-up of t_gen(0.3)" in table
