@@ -137,3 +137,31 @@ def test_bad_names_and_values_one_line(capsys):
         assert err.startswith("minigrok: error:") and err.count("\n") == 0, err
     assert set(EXPERIMENTS) == {"rate-sweep", "no-decay", "non-grokking", "norm-control", "pai",
                                 "edge-popup", "imp", "ops"}
+
+
+@pytest.mark.parametrize("name, extra", [
+    ("no-decay", ["--rates", "0.6,0.97", "--frac", "0.8", "--epochs", "400"]),
+    ("non-grokking", ["--at", "0,100"]),
+    ("norm-control", []),
+    ("imp", ["--rate", "0.36"]),
+    ("edge-popup", ["--from-epoch", "100", "--ep-epochs", "60"]),
+])
+def test_every_other_experiment_runs_end_to_end(name, extra, tmp_path, capsys):
+    """Each remaining experiment through the command line at p = 23: exit 0, CSV, PNG and
+    summary.json, one row per condition and seed, and the dense row equal to the cache."""
+    code = main(["experiment", name, *SMALL_ARGS, "--seeds", "0", "--out", str(tmp_path), *extra])
+    assert code == 0, capsys.readouterr().err
+    rows, summary = check_outputs(str(tmp_path), name)
+    assert {r["seed"] for r in rows} == {"0"}
+    if name == "no-decay":  # at frac 0.8, 0.6 groks without wd, 0.97 (3% of weights) does not
+        assert summary["brackets"]["0"] == [0.6, 0.97] and summary["probes"]
+        critical = summary["critical_rate"]["0"]
+        assert critical is not None and 0.6 <= critical < 0.97
+        assert {"critical wd=1", "critical wd=0"} <= {r["condition"] for r in rows}
+    if name == "non-grokking":
+        assert [r["condition"] for r in rows] == ["dense", "epoch 0", "epoch 100", "grokked (300)"]
+    if name == "imp":  # 0.36 = 0.8^2 density: two IMP levels, then the one-shot ticket
+        assert [r["condition"] for r in rows][1:] == ["IMP level 1 (0.800)", "IMP level 2 (0.640)",
+                                                      "one-shot (0.640)"]
+    if name == "edge-popup":
+        assert set(summary["table1"]) == {"wd only", "EP w/o wd", "EP + wd"}
