@@ -72,6 +72,10 @@ def build_run(cfg):
     model = get_model(cfg["model"])
     data = make_dataset(cfg)
     model_settings = {k: cfg[k] for k in model.DEFAULTS if k in cfg}  # e.g. sizes, kappa
+    sizes, meta = model_settings.get("sizes"), data["meta"]
+    if sizes and "n_in" in meta and (sizes[0], sizes[-1]) != (meta["n_in"], meta["n_out"]):
+        raise MinigrokError(f"layer sizes {sizes} do not fit the {meta['task']} data: it has "
+                            f"{meta['n_in']} inputs and {meta['n_out']} outputs")
     mcfg = model_config(cfg["model"], data["meta"].get("vocab"), cfg["dtype"], **model_settings)
     fresh = model.init(mcfg, np.random.default_rng(cfg["seed"]))
     params = fresh

@@ -117,7 +117,8 @@ def test_train_every_task_from_the_cli(task, tmp_path, capsys):
     summary = io.load_json(str(tmp_path / "run" / "summary.json"))
     assert summary["config"]["model"] == "fc" and summary["epochs_run"] == 3
     params = io.load_npz(str(tmp_path / "run" / "final.npz"))["params"]
-    assert params["W_0"].shape[1] == {"parity": 30, "regression": 40, "mnist": 784}[task]
+    # parity and regression carry the first layer's bias as one constant input
+    assert params["W_0"].shape[1] == {"parity": 31, "regression": 41, "mnist": 784}[task]
 
 
 def test_mnist_without_data_is_a_clear_error(tmp_path, capsys, monkeypatch):
@@ -138,3 +139,35 @@ def test_mnist_run_prints_where_its_images_come_from(tmp_path, capsys):
     assert main(args) == 0
     err = capsys.readouterr().err
     assert "[data]" in err and "IDX files in" in err and str(tmp_path / "idx") in err
+
+
+def test_constant_input_carries_the_first_layer_bias():
+    from minigrok.data import make_dataset, with_constant_input
+    plain = parity_dataset(n_train=50, n_test=20, seed=3)
+    data = with_constant_input(plain)
+    assert data["train_x"].shape == (50, 31) and np.all(data["train_x"][:, -1] == 1)
+    assert np.array_equal(data["train_x"][:, :30], plain["train_x"]) and data["meta"]["n_in"] == 31
+    assert make_dataset({"task": "parity", "seed": 0, "input_bias": True})["train_x"].shape[1] == 31
+    assert make_dataset({"task": "parity", "seed": 0})["train_x"].shape[1] == 30
+
+
+def test_a_bias_free_relu_layer_cannot_fit_3_bit_parity_but_one_with_the_constant_input_can():
+    """Why the constant input: on {-1, 1}^3, sum_j a_j relu(w_j . x) has odd part
+    (sum_j a_j w_j / 2) . x, linear, so the odd function x1 x2 x3 is out of reach; least
+    squares over many random hidden units shows it (residual 1 vs ~0)."""
+    rng = np.random.default_rng(0)
+    x = np.array([[a, b, c] for a in (-1, 1) for b in (-1, 1) for c in (-1, 1)], float)  # (8, 3)
+    y = x.prod(axis=1)  # (8,)
+    w = rng.standard_normal((3, 500))  # (3, 500)
+    for inputs, fits in ((x, False), (np.hstack([x, np.ones((8, 1))]), True)):
+        weights = w if inputs.shape[1] == 3 else np.vstack([w, rng.standard_normal((1, 500))])
+        features = np.maximum(inputs @ weights, 0)  # (8, 500)
+        coef = np.linalg.lstsq(features, y, rcond=None)[0]
+        residual = np.linalg.norm(features @ coef - y) / np.linalg.norm(y)
+        assert (residual < 1e-6) == fits, residual
+
+
+def test_layer_sizes_that_do_not_fit_the_data_are_one_line_errors(tmp_path, capsys):
+    from minigrok.runs import build_run, with_defaults
+    with pytest.raises(MinigrokError, match=r"layer sizes \[30, 1000, 2\] do not fit the parity data: it has 31 inputs"):
+        build_run(with_defaults({"task": "parity", "sizes": [30, 1000, 2]}))

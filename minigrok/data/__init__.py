@@ -5,6 +5,8 @@
 model and training settings (the paper's, with their source), which a run's own
 settings override.
 """
+import numpy as np
+
 from ..errors import MinigrokError
 from .mnist import mnist_dataset
 from .modular import OPERATIONS, SPLITS, modular_dataset
@@ -18,12 +20,26 @@ TASK_DEFAULTS = {
     # weight decay 0.1 and a 100k-epoch cap as the reference code's MNIST config
     "mnist": {"model": "fc", "sizes": [784, 200, 200, 10], "kappa": 8.0, "objective": "mse_onehot",
               "weight_decay": 0.1, "epochs": 100000, "n_train": 1000},
-    # 40-40-48-500-1 MLP, MSE, AdamW lr 1e-2, wd 1 (the latest paper version)
-    "regression": {"model": "fc", "sizes": [40, 40, 48, 500, 1], "objective": "mse", "lr": 1e-2,
-                   "weight_decay": 1.0},
-    # one hidden layer of 1,000 ReLU units (width after Merrill et al. 2023), cross-entropy
-    "parity": {"model": "fc", "sizes": [30, 1000, 2], "objective": "ce"},
+    # 40-40-48-500-1 MLP, MSE, AdamW lr 1e-2, wd 1 (the latest paper version); the first
+    # size is 40 inputs + the constant one of with_constant_input
+    "regression": {"model": "fc", "sizes": [41, 40, 48, 500, 1], "objective": "mse", "lr": 1e-2,
+                   "weight_decay": 1.0, "input_bias": True},
+    # one hidden layer of 1,000 ReLU units (width after Merrill et al. 2023), cross-entropy;
+    # 30 bits + the constant one
+    "parity": {"model": "fc", "sizes": [31, 1000, 2], "objective": "ce", "input_bias": True},
 }
+
+
+def with_constant_input(data):
+    """x -> [x, 1]: one more input fixed at 1, so that the first layer's weights on it are
+    that layer's biases (the fc model keeps no bias vectors: every parameter is a prunable
+    matrix, as in the papers' pruning). Without it a bias-free ReLU net is positively
+    homogeneous, f(c x) = c f(x), and can represent neither the parity of 3 bits in
+    {-1, +1} (an odd function that is not linear) nor the quadratic regression target."""
+    def add_one(x):
+        return np.concatenate([x, np.ones((len(x), 1), dtype=x.dtype)], axis=1)  # (n, n_in + 1)
+    meta = {**data["meta"], "n_in": data["meta"]["n_in"] + 1, "constant_input": True}
+    return {**data, "train_x": add_one(data["train_x"]), "test_x": add_one(data["test_x"]), "meta": meta}
 
 
 def make_dataset(cfg):
@@ -33,12 +49,12 @@ def make_dataset(cfg):
         return modular_dataset(cfg["op"], cfg["p"], cfg["frac"], cfg["split"], cfg["seed"])
     if task == "mnist":
         return mnist_dataset(cfg.get("n_train", 1000), cfg["seed"], cfg.get("data_dir"))
-    if task == "regression":
-        return regression_dataset(seed=cfg["seed"])
-    if task == "parity":
-        return parity_dataset(seed=cfg["seed"])
+    if task in ("regression", "parity"):
+        build = regression_dataset if task == "regression" else parity_dataset
+        data = build(seed=cfg["seed"])
+        return with_constant_input(data) if cfg.get("input_bias") else data
     raise MinigrokError(f"unknown task {task!r}; allowed: {', '.join(TASK_DEFAULTS)}")
 
 
 __all__ = ["OPERATIONS", "SPLITS", "TASK_DEFAULTS", "make_dataset", "modular_dataset",
-           "mnist_dataset", "parity_dataset", "regression_dataset"]
+           "mnist_dataset", "parity_dataset", "regression_dataset", "with_constant_input"]
