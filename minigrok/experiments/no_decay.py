@@ -12,7 +12,8 @@
    the threshold). Same answer as the scan, in log2(#grid points) rounds instead of one
    run per grid point. No rate of step 1 groks: the critical rate is reported as None
    (below the smallest rate); the largest rate groks: the search goes up to 0.99.
-3. The ticket at each seed's critical rate, trained with wd = 1 (cfg's wd) and wd = 0.
+3. The ticket at each seed's critical rate, trained with wd = 1 (cfg's wd) and wd = 0,
+   logged as often as cfg asks (steps 1 and 2 log every 10 epochs: pass / fail only).
 """
 import time
 
@@ -26,6 +27,7 @@ from .plots import plotter
 NAME = "no-decay"
 RATES = (0.7, 0.8, 0.9)
 STEP = 0.01
+SEARCH_EVAL_EVERY = 10
 
 
 def bracket(groks_by_rate):
@@ -96,7 +98,10 @@ def run(cfg, out, seeds, opts, quiet=False):
     say(f"{NAME}: {len(jobs)} tickets with wd=0", quiet)
     # a wd = 0 ticket plateaus near 0.97, never 0.99: it stops once it has held the grok
     # threshold for stop_after epochs (a wd = 1 ticket keeps the usual 0.99 stop)
-    wd0_hp = ticket_hp(cfg, weight_decay=0.0, stop_threshold=float(threshold))
+    # the wd = 0 runs of steps 1 and 2 log every SEARCH_EVAL_EVERY epochs (t_gen to 10
+    # epochs; evaluating every epoch would cost more than the training steps)
+    every = max(cfg["eval_every"], SEARCH_EVAL_EVERY)
+    wd0_hp = ticket_hp(cfg, weight_decay=0.0, stop_threshold=float(threshold), eval_every=every)
     for job, result in zip(jobs, train_group(model, jobs, wd0_hp, "wd=0 tickets", quiet)):
         record(f"wd=0 rate={job['rate']:g}", job, result, weight_decay=0.0)
 
@@ -106,7 +111,7 @@ def run(cfg, out, seeds, opts, quiet=False):
     brackets = {s: bracket({row["rate"]: row[_col(threshold)] is not None for row in rows
                             if row["seed"] == s and row["condition"].startswith("wd=0")})
                 for s in seeds}
-    search_hp = ticket_hp(cfg, weight_decay=0.0, stop_threshold=float(threshold), stop_after=0)
+    search_hp = {**wd0_hp, "stop_after": 0}
 
     def evaluate(asked):
         say(f"{NAME}: critical-rate probes {asked}", quiet)
@@ -119,7 +124,7 @@ def run(cfg, out, seeds, opts, quiet=False):
 
     critical, probes = critical_rate_search(evaluate, brackets)
     found = {s: r for s, r in critical.items() if r is not None}
-    for wd, hp in ((cfg["weight_decay"], ticket_hp(cfg)), (0.0, wd0_hp)):
+    for wd, hp in ((cfg["weight_decay"], ticket_hp(cfg)), (0.0, {**wd0_hp, "eval_every": cfg["eval_every"]})):
         crit_jobs = _jobs(dense, found)
         for job, result in zip(crit_jobs, train_group(model, crit_jobs, hp, f"critical wd={wd:g}", quiet)):
             record(f"critical wd={wd:g}", job, result, weight_decay=wd)
