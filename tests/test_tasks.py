@@ -171,3 +171,20 @@ def test_layer_sizes_that_do_not_fit_the_data_are_one_line_errors(tmp_path, caps
     from minigrok.runs import build_run, with_defaults
     with pytest.raises(MinigrokError, match=r"layer sizes \[30, 1000, 2\] do not fit the parity data: it has 31 inputs"):
         build_run(with_defaults({"task": "parity", "sizes": [30, 1000, 2]}))
+
+
+def test_mnist_brings_its_own_schedule_and_thresholds(tmp_path, capsys):
+    """Left unset on the command line, eval/checkpoint cadence and the thresholds come from
+    the task (MNIST: every 100 / 10,000 epochs, stop and report at 0.9); given, they win."""
+    from minigrok import io
+    from minigrok.cli import main
+    make_mnist_folder(str(tmp_path / "idx"), n_train=40, n_test=10)
+    common = ["train", "--task", "mnist", "--epochs", "3", "--quiet", "--data-dir", str(tmp_path / "idx"),
+              "--n-train", "20"]
+    assert main([*common, "--out", str(tmp_path / "a")]) == 0
+    cfg = io.load_json(str(tmp_path / "a" / "summary.json"))["config"]
+    assert (cfg["eval_every"], cfg["checkpoint_every"], cfg["stop_threshold"], cfg["report_threshold"]) == (100, 10000, 0.9, 0.9)
+    assert "0.9" in io.load_json(str(tmp_path / "a" / "summary.json"))["thresholds"]
+    assert main([*common, "--eval-every", "1", "--stop-threshold", "0.5", "--out", str(tmp_path / "b")]) == 0
+    cfg = io.load_json(str(tmp_path / "b" / "summary.json"))["config"]
+    assert (cfg["eval_every"], cfg["stop_threshold"]) == (1, 0.5)

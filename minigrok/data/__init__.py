@@ -17,9 +17,12 @@ TASK_DEFAULTS = {
     # the embedding MLP / Transformer on op(a, b) mod p (DESIGN.md section 2)
     "modular": {"model": "mlp", "objective": "ce"},
     # 784-200-200-10 ReLU MLP, MSE on one-hot targets, kappa 8 (paper, after Liu et al.);
-    # weight decay 0.1 and a 100k-epoch cap as the reference code's MNIST config
+    # weight decay 0.1 and a 100k-epoch cap as the reference code's MNIST config. Test
+    # accuracy tops out near 0.92 with 1,000 training images, so t_gen is also reported
+    # at 0.9 and tickets stop there; metrics every 100 epochs, checkpoints every 10k.
     "mnist": {"model": "fc", "sizes": [784, 200, 200, 10], "kappa": 8.0, "objective": "mse_onehot",
-              "weight_decay": 0.1, "epochs": 100000, "n_train": 1000},
+              "weight_decay": 0.1, "epochs": 100000, "n_train": 1000, "eval_every": 100,
+              "checkpoint_every": 10000, "stop_threshold": 0.9, "report_threshold": 0.9},
     # 40-40-48-500-1 MLP, MSE, AdamW lr 1e-2, wd 1 (the latest paper version); the first
     # size is 40 inputs + the constant one of with_constant_input
     "regression": {"model": "fc", "sizes": [41, 40, 48, 500, 1], "objective": "mse", "lr": 1e-2,
