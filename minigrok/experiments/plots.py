@@ -62,7 +62,8 @@ def plot_experiment(summary, curves, path, title="", extra_panels=()):
     for ax, panel in zip(axes[3:], extra_panels):
         panel(ax)
     cfg = summary["config"]
-    fig.suptitle(f"{title}  ({cfg['model']}, p={cfg['p']}, {cfg['op']}, seeds "
+    ops = ",".join(summary.get("ops") or [cfg["op"]])  # the ops experiment runs several
+    fig.suptitle(f"{title}  ({cfg['model']}, p={cfg['p']}, {ops}, {cfg['split']} split, seeds "
                  f"{summary['seeds']}; x = never)", fontsize=10)
     fig.tight_layout()
     _atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100))
