@@ -96,10 +96,10 @@ def run(cfg, out, seeds, opts, quiet=False):
                weight_decay=cfg["weight_decay"])
     jobs = [j for r in rates for j in _jobs(dense, {s: r for s in seeds})]
     say(f"{NAME}: {len(jobs)} tickets with wd=0", quiet)
-    # a wd = 0 ticket plateaus near 0.97, never 0.99: it stops once it has held the grok
-    # threshold for stop_after epochs (a wd = 1 ticket keeps the usual 0.99 stop)
-    # the wd = 0 runs of steps 1 and 2 log every SEARCH_EVAL_EVERY epochs (t_gen to 10
-    # epochs; evaluating every epoch would cost more than the training steps)
+    # A wd = 0 ticket plateaus near 0.97, never 0.99: it stops once it has held the grok
+    # threshold for stop_after epochs (wd = 1 tickets keep the usual 0.99 stop). Steps 1
+    # and 2 log every SEARCH_EVAL_EVERY epochs: t_gen to 10 epochs, since evaluating
+    # every epoch would cost more than the training steps.
     every = max(cfg["eval_every"], SEARCH_EVAL_EVERY)
     wd0_hp = ticket_hp(cfg, weight_decay=0.0, stop_threshold=float(threshold), eval_every=every)
     for job, result in zip(jobs, train_group(model, jobs, wd0_hp, "wd=0 tickets", quiet)):
@@ -124,7 +124,8 @@ def run(cfg, out, seeds, opts, quiet=False):
 
     critical, probes = critical_rate_search(evaluate, brackets)
     found = {s: r for s, r in critical.items() if r is not None}
-    for wd, hp in ((cfg["weight_decay"], ticket_hp(cfg)), (0.0, {**wd0_hp, "eval_every": cfg["eval_every"]})):
+    critical_hp = {cfg["weight_decay"]: ticket_hp(cfg), 0.0: {**wd0_hp, "eval_every": cfg["eval_every"]}}
+    for wd, hp in critical_hp.items():
         crit_jobs = _jobs(dense, found)
         for job, result in zip(crit_jobs, train_group(model, crit_jobs, hp, f"critical wd={wd:g}", quiet)):
             record(f"critical wd={wd:g}", job, result, weight_decay=wd)
