@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from minigrok.data.modular import OPERATIONS, modular_dataset
+from minigrok.data.modular import OPERATIONS, modular_dataset, symmetric_ceiling
 from minigrok.errors import MinigrokError
 
 PY_OPS = {
@@ -86,3 +86,33 @@ def test_split_is_the_reference_codes_split(seed, split):
     data = modular_dataset("add", p, 0.4, split, seed)
     assert [tuple(x) for x in data["train_x"].tolist()] == pairs[:n_train]
     assert [tuple(x) for x in data["test_x"].tolist()] == pairs[n_train:]
+
+
+def test_symmetric_ceiling_by_hand():
+    # {1, 2} appears as (1, 2) -> 0 and (2, 1) -> 1: a symmetric f gets one of the two;
+    # {3, 3} -> 2 once and {0, 4} twice with the same label: both fit
+    pairs = np.array([[1, 2], [2, 1], [3, 3], [0, 4], [4, 0]])
+    labels = np.array([0, 1, 2, 5, 5])
+    assert symmetric_ceiling(pairs, labels) == 4 / 5
+    # three copies of {1, 2}: labels 7, 7, 0 -> the majority label, 2 of 3
+    assert symmetric_ceiling(np.array([[1, 2], [2, 1], [1, 2]]), np.array([7, 7, 0])) == 2 / 3
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "div", "x3+xy"])
+def test_symmetric_ceiling_matches_a_count_over_pairs(op):
+    data = modular_dataset(op, 23, 0.5, "all", seed=1)
+    by_pair = {}
+    for (a, b), y in zip(data["train_x"].tolist(), data["train_y"].tolist()):
+        by_pair.setdefault((min(a, b), max(a, b)), []).append(y)
+    best = sum(max(ys.count(y) for y in ys) for ys in by_pair.values())
+    ceiling = symmetric_ceiling(data["train_x"], data["train_y"])
+    assert ceiling == best / len(data["train_y"])
+    assert (ceiling == 1.0) == (op == "add")  # commutative ops lose nothing
+
+
+def test_the_embedding_mlp_is_symmetric_in_its_two_tokens():
+    from minigrok.models import get_model, model_config
+    model = get_model("mlp")
+    params = model.init(model_config("mlp", 23, "float64", d_emb=16, d_hidden=8), np.random.default_rng(0))
+    ab = np.array([[1, 5], [7, 2], [0, 22]])
+    assert np.array_equal(model.forward(params, ab)[0], model.forward(params, ab[:, ::-1].copy())[0])

@@ -12,6 +12,7 @@ from minigrok.errors import MinigrokError
 from minigrok.experiments import EXPERIMENTS, run_experiment
 from minigrok.experiments.common import dense_dir, dense_run, experiment_config, parse_seeds
 from minigrok.experiments.no_decay import bracket, critical_rate_search
+from minigrok.experiments.ops import format_ops_table
 
 # settings known to grok in a few hundred epochs (tests/test_end_to_end.py)
 SMALL = {"p": 23, "split": "all", "frac": 0.6, "lr": 1e-2, "epochs": 300, "eval_every": 10,
@@ -75,6 +76,10 @@ def test_ops_two_ops(tmp_path):
                                                     ("sub", "dense"), ("sub", "ticket")]
     assert set(summary["table"]) == {"add", "sub"}
     assert set(summary["table"]["add"]["0.99"]) == {"dense", "ticket", "speedup"}
+    # the summed-embedding MLP cannot fit both (a, b) and (b, a) of sub on the all split
+    ceiling = summary["symmetric_ceiling"]
+    assert ceiling["add"] == 1.0 and 0.5 < ceiling["sub"] < 0.9
+    assert "sym. ceiling" in format_ops_table(summary)
     assert sorted(os.listdir(tmp_path / "dense_seed0"))[0].startswith("mlp_add_p23_")
     assert len(os.listdir(tmp_path / "dense_seed0")) == 2  # one cached dense run per op
 

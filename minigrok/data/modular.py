@@ -87,6 +87,26 @@ def all_pairs(op, p, split="sym"):
     return np.stack([a[keep], b[keep]], axis=1).astype(np.int64)  # (n, 2)
 
 
+def symmetric_ceiling(pairs, labels):
+    """The best accuracy any function symmetric in its inputs, f(a, b) = f(b, a), can
+    reach on these pairs: for each unordered pair {a, b}, the count of its most common
+    label, summed and divided by n. The embedding MLP sums W_E[:, a] + W_E[:, b], so it is
+    such a function; on the all split of a non-commutative op (sub, div, x3+xy) it can fit
+    (a, b) or (b, a) but not both whenever both are present.
+
+    pairs (n, 2) int, labels (n,) int -> a float in (0, 1].
+    """
+    pairs, labels = np.asarray(pairs), np.asarray(labels)  # (n, 2), (n,)
+    lo, hi = pairs.min(axis=1), pairs.max(axis=1)  # (n,), (n,)
+    width = int(max(pairs.max(), labels.max())) + 1
+    keys = (lo * width + hi) * width + labels  # (n,) one id per (unordered pair, label)
+    _, key_counts = np.unique(keys, return_counts=True)  # (k,)
+    pair_of_key = np.unique(keys) // width  # (k,) the unordered pair of each id
+    best = np.zeros(int(pair_of_key.max()) + 1, dtype=np.int64)
+    np.maximum.at(best, pair_of_key, key_counts)  # most common label's count per pair
+    return float(best.sum() / len(labels))
+
+
 def modular_dataset(op="add", p=67, frac=0.4, split="sym", seed=0):
     """Train/test split of op(a, b) mod p; tokens (n, 2) int64 and labels (n,) int64."""
     check_task(op, p, frac, split)
