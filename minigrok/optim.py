@@ -12,12 +12,22 @@ A pruned weight starts at exactly 0 and its m and v stay 0, so its update is 0 /
 and the decay keeps it 0: pruned weights stay exact zeros, as with PyTorch's
 `torch.nn.utils.prune` (whose effective weight is weight_orig * mask).
 
+Subnormal flush: every FLUSH_EVERY steps, entries of w, m and v whose magnitude is below
+the dtype's smallest normal number (1.2e-38 in float32, 2.2e-308 in float64) are set to
+0. They come from weights whose gradient is exactly 0 (a ReLU unit dead on every
+training input): m, v and w then shrink geometrically into the subnormal range, where a
+CPU computes ~20x slower (a 40-40-48-500-1 regression net at lr 1e-2, wd 1 had 24% of
+its m and v entries subnormal and trained 5x slower). Each such entry changes by less
+than 1.2e-38, and a zero stays zero (m, v get 0 gradient, w gets 0 update), so a flush
+is final. PyTorch keeps subnormals unless torch.set_flush_denormal(True).
+
 The state is a plain dict {"step": t, "m": {name: array}, "v": {name: array}}. `adamw_step`
 updates params and state in place (as torch does), so no buffer is reallocated per step.
 """
 from .backend import array_module
 
 DEFAULTS = {"lr": 1e-3, "weight_decay": 1.0, "betas": (0.9, 0.98), "eps": 1e-8}
+FLUSH_EVERY = 100  # steps between subnormal flushes (module docstring)
 
 
 def adamw_init(params):
@@ -60,4 +70,13 @@ def adamw_step(params, grads, state, lr=1e-3, weight_decay=1.0, betas=(0.9, 0.98
         xp.divide(m, tmp, out=tmp)
         tmp *= step_size
         w -= tmp  # w = w - step_size * m / denominator
+        if t % FLUSH_EVERY == 0:
+            for a in (w, m, v):
+                flush_subnormals(a)
     return params, state
+
+
+def flush_subnormals(a):
+    """a[|a| < smallest normal of a's dtype] = 0, in place."""
+    xp = array_module(a)
+    a[xp.abs(a) < xp.finfo(a.dtype).tiny] = 0

@@ -1,10 +1,11 @@
 """AdamW: a few steps against a direct transcription of the update formula, PyTorch's
 default hyper-parameters of the paper, and masked weights staying exactly 0."""
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minigrok.optim import adamw_init, adamw_step
+from minigrok.optim import adamw_init, adamw_step, flush_subnormals
 
 
 def reference_adamw(w, grads, lr, wd, beta1, beta2, eps):
@@ -55,3 +56,31 @@ def test_float32_state_stays_float32():
     state = adamw_init(params)
     adamw_step(params, {"W": np.ones((2, 2), np.float32)}, state)
     assert params["W"].dtype == np.float32 and state["v"]["W"].dtype == np.float32
+
+
+def test_a_dead_units_subnormal_weights_are_flushed_to_zero():
+    """Row 0 never gets a gradient (a dead ReLU unit): its weights decay by (1 - lr wd)
+    per step into the subnormal range and are set to 0 at step FLUSH_EVERY; the live row
+    1 matches an unflushed run exactly."""
+    from minigrok.optim import FLUSH_EVERY
+    tiny = np.finfo(np.float32).tiny
+    runs = []
+    for steps in (FLUSH_EVERY - 1, FLUSH_EVERY):
+        params = {"W": np.array([[2e-38, -2e-38], [1.0, -1.0]], np.float32)}
+        state = adamw_init(params)
+        g = np.array([[0.0, 0.0], [0.5, -0.25]], np.float32)
+        for _ in range(steps):
+            adamw_step(params, {"W": g}, state, lr=1e-2, weight_decay=1.0)
+        runs.append(params["W"])
+    before, after = runs
+    assert np.all((before[0] != 0) & (np.abs(before[0]) < tiny))  # subnormal
+    assert np.all(after[0] == 0)
+    assert np.all(np.abs(after[1]) > 0.1) and np.all(after[1] != before[1])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_flush_subnormals_zeroes_only_subnormals(dtype):
+    tiny = np.finfo(dtype).tiny
+    a = np.array([tiny, -tiny, tiny / 4, -tiny / 1024, 0.0, 1.0, -3e-5], dtype)
+    flush_subnormals(a)
+    assert a.tolist() == np.array([tiny, -tiny, 0, 0, 0, 1.0, -3e-5], dtype).tolist()
