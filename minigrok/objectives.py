@@ -4,8 +4,8 @@
                 (modular arithmetic, sparse parity)
     mse_onehot  MSE against one-hot targets (the paper's MNIST setting, after Liu et al.);
                 accuracy = arg-max matches the label
-    mse         MSE against real targets (polynomial regression); accuracy = fraction of
-                points with |prediction - target| < tolerance
+    mse         MSE against real targets (polynomial regression); "accuracy" = R^2, the
+                fraction of the targets' variance explained (see mse_real)
 
 Each objective maps (outputs, targets) to (loss, doutputs, accuracy).
 """
@@ -13,9 +13,6 @@ from .backend import array_module
 from .errors import MinigrokError
 from .layers import one_hot
 from .losses import accuracy, cross_entropy, mse
-
-REGRESSION_TOLERANCE = 0.01
-
 
 def ce(logits, labels):
     """Cross-entropy; accuracy by arg-max."""
@@ -30,12 +27,21 @@ def mse_onehot(outputs, labels):
     return loss, dout, accuracy(outputs, labels)
 
 
-def mse_real(outputs, targets, tolerance=REGRESSION_TOLERANCE):
-    """MSE against real targets; accuracy = mean [|out - y| < tolerance]."""
+def mse_real(outputs, targets):
+    """MSE against real targets; "accuracy" = the coefficient of determination
+
+        R^2 = 1 - sum (f(x) - y)^2 / sum (y - mean(y))^2
+
+    over the B points: 1 for a perfect fit, 0 for predicting the targets' mean, negative
+    for worse. It is scale-free, so thresholds (0.9, 0.99) mean the same for any target
+    scale, where a fixed tolerance |f(x) - y| < tol would not.
+    """
     xp = array_module(outputs)
-    loss, dout = mse(outputs, targets)
-    close = (xp.abs(outputs - targets) < tolerance).all(axis=-1)  # (B,)
-    return loss, dout, close.astype(xp.float64).mean(axis=-1)
+    loss, dout = mse(outputs, targets)  # (...), (..., B, K)
+    t = targets.astype(xp.float64)  # (..., B, K) or (B, K)
+    spread = ((t - t.mean(axis=(-1, -2), keepdims=True)) ** 2).sum(axis=(-1, -2))  # (...)
+    n = outputs.shape[-1] * outputs.shape[-2]
+    return loss, dout, 1.0 - loss * n / spread
 
 
 OBJECTIVES = {"ce": ce, "mse_onehot": mse_onehot, "mse": mse_real}

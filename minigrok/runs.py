@@ -57,6 +57,10 @@ def check_hyperparameters(cfg):
     extra = cfg.get("report_threshold")
     if extra is not None and not 0.0 < extra <= 1.0:
         raise MinigrokError(f"report threshold {extra} is not allowed: give an accuracy in (0, 1]")
+    if cfg.get("kappa") is not None and not cfg["kappa"] > 0:
+        raise MinigrokError(f"kappa = {cfg['kappa']} is not allowed: the init scale must be > 0")
+    if cfg.get("n_train") is not None and not cfg["n_train"] >= 1:
+        raise MinigrokError(f"n_train = {cfg['n_train']} is not allowed: give an integer >= 1")
     if cfg["stop_after"] is not None and cfg["stop_after"] < 0:
         raise MinigrokError(f"stop_after = {cfg['stop_after']} is not allowed: give an integer >= 0")
 

@@ -101,8 +101,15 @@ def test_objectives():
     out = np.array([[0.9, 0.1], [0.2, 0.7]])
     loss, dout, acc = mse_onehot(out, np.array([0, 0]))
     assert acc == 0.5 and abs(float(loss) - np.mean((out - [[1, 0], [1, 0]]) ** 2)) < 1e-12
-    loss, dout, acc = mse_real(np.array([[1.0], [2.0]]), np.array([[1.005], [2.5]]))
-    assert acc == 0.5
+    # R^2 by hand: targets 1, 2, 3 (mean 2, spread 2); predictions 1, 2, 4 miss by 1 once
+    y = np.array([[1.0], [2.0], [3.0]])
+    loss, dout, r2 = mse_real(np.array([[1.0], [2.0], [4.0]]), y)
+    assert abs(float(loss) - 1 / 3) < 1e-12 and abs(float(r2) - (1 - 1 / 2)) < 1e-12
+    assert float(mse_real(y.copy(), y)[2]) == 1.0  # a perfect fit
+    assert abs(float(mse_real(np.full((3, 1), 2.0), y)[2])) < 1e-12  # the mean: 0
+    # stacked outputs (K, B, 1) against shared targets: one R^2 per model
+    stacked = np.stack([y, np.full((3, 1), 2.0)])  # (2, 3, 1)
+    assert np.allclose(mse_real(stacked, y)[2], [1.0, 0.0])
 
 
 @pytest.mark.parametrize("task", ["parity", "regression", "mnist"])
@@ -188,3 +195,25 @@ def test_mnist_brings_its_own_schedule_and_thresholds(tmp_path, capsys):
     assert main([*common, "--eval-every", "1", "--stop-threshold", "0.5", "--out", str(tmp_path / "b")]) == 0
     cfg = io.load_json(str(tmp_path / "b" / "summary.json"))["config"]
     assert (cfg["eval_every"], cfg["stop_threshold"]) == (1, 0.5)
+
+
+def test_n_train_and_kappa_from_the_cli(tmp_path, capsys):
+    """--n-train sizes a vector task's training set and --kappa scales the init; bad
+    values are one-line errors."""
+    from minigrok import io
+    from minigrok.cli import main
+    from minigrok.runs import build_run, with_defaults
+    out = str(tmp_path / "reg")
+    assert main(["train", "--task", "regression", "--n-train", "37", "--kappa", "3", "--epochs", "2",
+                 "--quiet", "--out", out]) == 0
+    summary = io.load_json(out + "/summary.json")
+    assert summary["data"]["n_train"] == 37 and summary["config"]["kappa"] == 3.0
+    _, data, params, _ = build_run(with_defaults({"task": "regression", "n_train": 37, "kappa": 3.0}))
+    assert data["train_x"].shape == (37, 41)
+    # W_1 (40, 41) ~ N(0, (3 / sqrt(41))^2): its sample std is near 3 / sqrt(41) = 0.469
+    assert abs(float(params["W_1"].std()) - 3 / 41 ** 0.5) < 0.05
+    for flag, value, message in (("--kappa", "0", "kappa = 0.0 is not allowed"),
+                                 ("--n-train", "0", "n_train = 0 is not allowed")):
+        assert main(["train", "--task", "regression", flag, value, "--epochs", "1", "--quiet",
+                     "--out", str(tmp_path / flag)]) != 0
+        assert message in capsys.readouterr().err

@@ -54,7 +54,8 @@ def make_dataset(cfg):
         return mnist_dataset(cfg.get("n_train", 1000), cfg["seed"], cfg.get("data_dir"))
     if task in ("regression", "parity"):
         build = regression_dataset if task == "regression" else parity_dataset
-        data = build(seed=cfg["seed"])
+        sizes = {"n_train": cfg["n_train"]} if cfg.get("n_train") else {}  # else the task's
+        data = build(seed=cfg["seed"], **sizes)
         return with_constant_input(data) if cfg.get("input_bias") else data
     raise MinigrokError(f"unknown task {task!r}; allowed: {', '.join(TASK_DEFAULTS)}")
 
