@@ -145,3 +145,15 @@ def test_a_finished_ticket_is_re_reported_at_a_new_threshold_without_training(tm
     assert (out / "dense" / "final.npz").stat().st_mtime_ns == before  # not retrained
     assert "0.3" in io.load_json(str(out / "dense" / "summary.json"))["thresholds"]
     assert "speed-up of t_gen(0.3)" in table
+
+
+def test_python_dash_m_minigrok_is_the_command():
+    import os
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    done = subprocess.run([sys.executable, "-m", "minigrok", "prune", "--from", "missing.npz", "--rate", "0.5",
+                           "--out", "never_written.npz"],
+                          capture_output=True, text=True, env=env, cwd=root)
+    assert done.returncode != 0 and "missing.npz" in done.stderr and "Traceback" not in done.stderr

@@ -24,9 +24,11 @@ TASK_DEFAULTS = {
               "weight_decay": 0.1, "epochs": 100000, "n_train": 1000, "eval_every": 100,
               "checkpoint_every": 10000, "stop_threshold": 0.9, "report_threshold": 0.9},
     # 40-40-48-500-1 MLP, MSE, AdamW lr 1e-2, wd 1 (the latest paper version); the first
-    # size is 40 inputs + the constant one of with_constant_input
+    # size is 40 inputs + the constant one of with_constant_input. Scored by R^2, which
+    # is also reported at 0.5 (README: these settings never pass 0.2; 400 points, kappa 3,
+    # lr 1e-3, wd 0.1 generalise late and pass 0.5)
     "regression": {"model": "fc", "sizes": [41, 40, 48, 500, 1], "objective": "mse", "lr": 1e-2,
-                   "weight_decay": 1.0, "input_bias": True},
+                   "weight_decay": 1.0, "input_bias": True, "report_threshold": 0.5},
     # one hidden layer of 1,000 ReLU units (width after Merrill et al. 2023), cross-entropy;
     # 30 bits + the constant one
     "parity": {"model": "fc", "sizes": [31, 1000, 2], "objective": "ce", "input_bias": True},
