@@ -24,9 +24,8 @@ def progress_update(state, step, text=""):
     now = time.perf_counter()
     done = step - state["start"]
     rate = done / (now - state["t0"]) if now > state["t0"] else 0.0
-    eta = (state["total"] - step) / rate if rate > 0 else float("nan")
-    line = (f"{state['label']} [{_bar(step / max(state['total'], 1))}] "
-            f"{step}/{state['total']} {text} {1e3 / rate if rate else 0:.2f} ms/epoch ETA {eta:.0f}s")
+    speed = f"{1e3 / rate:.2f} ms/epoch ETA {(state['total'] - step) / rate:.0f}s" if rate > 0 else "starting"
+    line = f"{state['label']} [{_bar(step / max(state['total'], 1))}] {step}/{state['total']} {text} {speed}"
     if state["tty"]:
         if now - state["last_draw"] >= 0.1 or step == state["total"]:
             state["stream"].write("\r" + line[:200] + "\033[K")

@@ -157,3 +157,19 @@ def test_python_dash_m_minigrok_is_the_command():
                            "--out", "never_written.npz"],
                           capture_output=True, text=True, env=env, cwd=root)
     assert done.returncode != 0 and "missing.npz" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_progress_lines_to_a_file():
+    """Piped output gets a plain line every `every` steps; the first, before any step has
+    been timed, says 'starting' instead of an ETA."""
+    import io as stdio
+    from minigrok.progress import progress_end, progress_start, progress_update
+    stream = stdio.StringIO()
+    bar = progress_start("dense", 0, 20, every=10, stream=stream)
+    for step in range(21):
+        progress_update(bar, step, f"test {step / 20:.3f}")
+    progress_end(bar, "at epoch 20")
+    lines = stream.getvalue().splitlines()
+    assert [line.split()[2] for line in lines[:3]] == ["0/20", "10/20", "20/20"]
+    assert lines[0].endswith("starting") and "nan" not in stream.getvalue()
+    assert "ms/epoch ETA" in lines[1] and lines[3].startswith("dense done in")
