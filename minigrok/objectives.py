@@ -47,6 +47,11 @@ def mse_real(outputs, targets):
 OBJECTIVES = {"ce": ce, "mse_onehot": mse_onehot, "mse": mse_real}
 
 
+def score_name(objective):
+    """What the objective's "accuracy" is, for labels: 'R^2' for mse, else 'accuracy'."""
+    return "R^2" if objective == "mse" else "accuracy"
+
+
 def get_objective(name):
     """The objective function called `name`."""
     if name not in OBJECTIVES:

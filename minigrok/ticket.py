@@ -21,6 +21,7 @@ import os
 from . import io
 from .errors import MinigrokError
 from .masks import density as mask_density
+from .objectives import score_name
 from .pruning.magnitude import SCOPES, density_from, magnitude_prune
 from .runs import resume_run, run, with_defaults
 
@@ -105,7 +106,8 @@ def ticket_experiment(cfg, out_dir, rate=0.6, scope="global", rewind_epoch=0, de
     from .analysis.plots import plot_accuracy_curves  # matplotlib only when plotting
     plot_accuracy_curves({"dense": dense["metrics"], "ticket": ticket["metrics"]},
                          os.path.join(out_dir, "accuracy.png"),
-                         title=f"{_task_label(cfg)}: dense vs ticket (rate {rate})")
+                         title=f"{_task_label(cfg)}: dense vs ticket (rate {rate})",
+                         ylabel=score_name(cfg.get("objective")))
     if cfg["model"] == "transformer":
         save_attention_picture({"dense": dense["params"], "ticket": ticket["params"]}, cfg["p"],
                                os.path.join(out_dir, "attention.png"))
@@ -141,6 +143,7 @@ def format_table(summary):
     """The comparison table printed by `minigrok ticket`: t_gen at 0.99, 0.95 and the task's
     report threshold if it has one, then the speed-up dense / ticket at each."""
     levels = sorted(summary["dense"]["thresholds"], key=float, reverse=True)  # "0.99", "0.95", ...
+    score = score_name(summary["config"].get("objective"))
     lines = [f"{'run':<8}{'t_mem@.99':>10}" + "".join(f"{'t_gen@' + t.lstrip('0'):>10}" for t in levels)
              + f"{'final test':>11}{'wall s':>8}"]
     for name in ("dense", "ticket"):
@@ -151,7 +154,7 @@ def format_table(summary):
     for threshold in levels:
         sp = summary["speedups"][threshold]
         lines.append(f"speed-up of t_gen({threshold}): " +
-                     (f"{sp:.1f}x" if sp else f"n/a (a run never reached test accuracy {threshold})"))
+                     (f"{sp:.1f}x" if sp else f"n/a (a run never reached test {score} {threshold})"))
     return "\n".join(lines)
 
 

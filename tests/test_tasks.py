@@ -217,3 +217,15 @@ def test_n_train_and_kappa_from_the_cli(tmp_path, capsys):
         assert main(["train", "--task", "regression", flag, value, "--epochs", "1", "--quiet",
                      "--out", str(tmp_path / flag)]) != 0
         assert message in capsys.readouterr().err
+
+
+def test_regression_ticket_speaks_of_r2(tmp_path, capsys):
+    """`minigrok ticket --task regression` reports t_gen at R^2 0.5 (the task's report
+    threshold) and says R^2, not accuracy, where a run never reaches a level."""
+    from minigrok import io
+    from minigrok.cli import main
+    out = str(tmp_path / "t")
+    assert main(["ticket", "--task", "regression", "--epochs", "5", "--quiet", "--out", out]) == 0
+    text = capsys.readouterr().out
+    assert "t_gen@.5" in text and "never reached test R^2 0.99" in text
+    assert "0.5" in io.load_json(out + "/summary.json")["speedups"]

@@ -9,8 +9,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 from ..io import _atomic_write  # noqa: E402
 
 
-def plot_accuracy_curves(runs, path, title=""):
-    """Train (dashed) and test (solid) accuracy vs epoch, log x, one colour per run.
+def plot_accuracy_curves(runs, path, title="", ylabel="accuracy"):
+    """Train (dashed) and test (solid) accuracy (or R^2: ylabel) vs epoch, log x, one
+    colour per run; the axis is cut at [0, 1].
 
     runs: {label: metrics dict with 'epoch', 'train_acc', 'test_acc'}.
     """
@@ -22,7 +23,7 @@ def plot_accuracy_curves(runs, path, title=""):
         ax.plot(epochs, m["test_acc"], "-", color=colour, lw=1.6, label=f"{label} test")
     ax.set_xscale("log")
     ax.set_xlabel("epoch + 1")
-    ax.set_ylabel("accuracy")
+    ax.set_ylabel(ylabel)
     ax.set_ylim(-0.02, 1.02)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
