@@ -17,7 +17,7 @@ the dtype's smallest normal number (1.2e-38 in float32, 2.2e-308 in float64) are
 0. They come from weights whose gradient is exactly 0 (a ReLU unit dead on every
 training input): m, v and w then shrink geometrically into the subnormal range, where a
 CPU computes ~20x slower (a 40-40-48-500-1 regression net at lr 1e-2, wd 1 had 24% of
-its m and v entries subnormal and trained 5x slower). Each such entry changes by less
+its w, m and v entries subnormal by epoch 9,000 and trained 3.4x slower). Each such entry changes by less
 than 1.2e-38, and a zero stays zero (m, v get 0 gradient, w gets 0 update), so a flush
 is final. PyTorch keeps subnormals unless torch.set_flush_denormal(True).
 

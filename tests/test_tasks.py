@@ -213,7 +213,8 @@ def test_n_train_and_kappa_from_the_cli(tmp_path, capsys):
     # W_1 (40, 41) ~ N(0, (3 / sqrt(41))^2): its sample std is near 3 / sqrt(41) = 0.469
     assert abs(float(params["W_1"].std()) - 3 / 41 ** 0.5) < 0.05
     for flag, value, message in (("--kappa", "0", "kappa = 0.0 is not allowed"),
-                                 ("--n-train", "0", "n_train = 0 is not allowed")):
+                                 ("--n-train", "0", "n_train = 0 is not allowed"),
+                                 ("--n-train", "1", "each set needs >= 2 points")):
         assert main(["train", "--task", "regression", flag, value, "--epochs", "1", "--quiet",
                      "--out", str(tmp_path / flag)]) != 0
         assert message in capsys.readouterr().err

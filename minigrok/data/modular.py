@@ -100,8 +100,8 @@ def symmetric_ceiling(pairs, labels):
     lo, hi = pairs.min(axis=1), pairs.max(axis=1)  # (n,), (n,)
     width = int(max(pairs.max(), labels.max())) + 1
     keys = (lo * width + hi) * width + labels  # (n,) one id per (unordered pair, label)
-    _, key_counts = np.unique(keys, return_counts=True)  # (k,)
-    pair_of_key = np.unique(keys) // width  # (k,) the unordered pair of each id
+    ids, key_counts = np.unique(keys, return_counts=True)  # (k,), (k,)
+    pair_of_key = ids // width  # (k,) the unordered pair of each id
     best = np.zeros(int(pair_of_key.max()) + 1, dtype=np.int64)
     np.maximum.at(best, pair_of_key, key_counts)  # most common label's count per pair
     return float(best.sum() / len(labels))

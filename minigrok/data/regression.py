@@ -12,8 +12,9 @@ from ..errors import MinigrokError
 
 def regression_dataset(d=40, n_train=100, n_test=100, seed=0):
     """x (n, d) float32, y (n, 1) float32 with y = (beta . x)^2 / 2 for one beta ~ N(0, I)."""
-    if d < 1 or n_train < 1 or n_test < 1:
-        raise MinigrokError(f"d, n_train, n_test = {d}, {n_train}, {n_test}: each must be >= 1")
+    if d < 1 or n_train < 2 or n_test < 2:
+        raise MinigrokError(f"d, n_train, n_test = {d}, {n_train}, {n_test}: d must be >= 1 and each "
+                            f"set needs >= 2 points (R^2 divides by the targets' spread)")
     rng = np.random.default_rng(seed)
     beta = rng.standard_normal(d)  # (d,)
     x = rng.standard_normal((n_train + n_test, d)) / np.sqrt(d)  # (n, d)
