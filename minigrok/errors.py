@@ -3,9 +3,3 @@
 
 class MinigrokError(ValueError):
     """A user-facing error. The CLI prints its message on one line and exits non-zero."""
-
-
-def check(condition, message):
-    """Raise MinigrokError(message) unless condition holds."""
-    if not condition:
-        raise MinigrokError(message)

@@ -3,13 +3,6 @@ gradient with respect to the model output, in the output's dtype."""
 from .backend import array_module
 
 
-def log_softmax(logits):
-    """log softmax(z)_i = z_i - max(z) - log sum_j exp(z_j - max(z)), over the last axis."""
-    xp = array_module(logits)
-    shifted = logits - logits.max(axis=-1, keepdims=True)  # (..., V)
-    return shifted - xp.log(xp.exp(shifted).sum(axis=-1, keepdims=True))  # (..., V)
-
-
 def cross_entropy(logits, labels):
     """L = -mean_b log softmax(z_b)[y_b], computed in float64 (the logits are upcast).
 

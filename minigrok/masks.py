@@ -51,12 +51,31 @@ def density(masks):
 
 
 def density_per_layer(masks):
-    """{name: fraction kept in that matrix}."""
-    return {k: float(to_numpy(m).mean()) for k, m in masks.items()}
+    """{name: kept / size of that matrix} (the pooled fraction is density(masks))."""
+    return {k: float(to_numpy(m).astype(bool).mean()) for k, m in masks.items()}
+
+
+def _overlaps(masks_a, masks_b):
+    """{name: (|A & B|, |A | B|)} of each matrix, nonzero read as kept."""
+    out = {}
+    for k in masks_a:
+        a, b = to_numpy(masks_a[k]), to_numpy(masks_b[k])  # (shape), (shape)
+        out[k] = int(np.logical_and(a, b).sum()), int(np.logical_or(a, b).sum())
+    return out
+
+
+def _ratio(inter, union):
+    """inter / union, 1 when the union is empty (two empty masks are identical)."""
+    return inter / union if union else 1.0
 
 
 def jaccard(masks_a, masks_b):
-    """|A & B| / |A | B| over all weights: 1 for identical masks, 0 for disjoint ones."""
-    inter = sum(int(np.logical_and(to_numpy(masks_a[k]), to_numpy(masks_b[k])).sum()) for k in masks_a)
-    union = sum(int(np.logical_or(to_numpy(masks_a[k]), to_numpy(masks_b[k])).sum()) for k in masks_a)
-    return inter / union if union else 1.0
+    """J(A, B) = |A & B| / |A | B| over all weights pooled: 1 for identical masks, 0 for
+    disjoint ones, 1 when both are empty."""
+    counts = _overlaps(masks_a, masks_b).values()
+    return _ratio(sum(i for i, _ in counts), sum(u for _, u in counts))
+
+
+def jaccard_per_layer(masks_a, masks_b):
+    """{name: J(A, B) of that matrix's masks} (the pooled value is jaccard)."""
+    return {k: _ratio(i, u) for k, (i, u) in _overlaps(masks_a, masks_b).items()}

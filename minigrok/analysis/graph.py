@@ -44,6 +44,8 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse import csgraph
 
+from ..pruning.random import random_blocks_like
+
 
 def mlp_chain(arrays):
     """The MLP's matrices (weights or masks) as a chain of (out, in) blocks, input first:
@@ -164,16 +166,6 @@ def graph_metrics(masks, weights=None, rng=None, lengths=("inverse",), cache=Non
             out[names[length]] = average_shortest_path_length(adjacency, weighted=True, length=length)[0]
     if rng is not None:
         out["clustering_random"] = robins_alexander_clustering(
-            layered_adjacency(random_mask_like(masks, rng)))
+            layered_adjacency(random_blocks_like(masks, rng)))
     return out
 
-
-def random_mask_like(masks, rng):
-    """A random mask with the same number of kept weights in each block (the baseline)."""
-    out = []
-    for m in masks:
-        m = np.asarray(m, dtype=bool)
-        flat = np.zeros(m.size, dtype=bool)
-        flat[rng.choice(m.size, size=int(m.sum()), replace=False)] = True
-        out.append(flat.reshape(m.shape))
-    return out

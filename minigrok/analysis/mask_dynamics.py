@@ -9,30 +9,15 @@ and with the previous checkpoint's mask by the Jaccard overlap
 
 per layer (the part of the mask in each matrix) and globally (all weights pooled).
 """
-import numpy as np
-
+from .. import masks
 from ..pruning.magnitude import magnitude_prune
 
 GLOBAL = "global"
 
 
-def jaccard(a, b):
-    """J(A, B) of two boolean arrays of the same shape."""
-    a, b = np.asarray(a, dtype=bool), np.asarray(b, dtype=bool)
-    union = int(np.logical_or(a, b).sum())
-    return int(np.logical_and(a, b).sum()) / union if union else 1.0
-
-
 def jaccard_by_layer(masks_a, masks_b):
     """{name: J of that matrix's masks, ..., 'global': J over all weights pooled}."""
-    out, inter, union = {}, 0, 0
-    for k in masks_a:
-        a, b = np.asarray(masks_a[k], dtype=bool), np.asarray(masks_b[k], dtype=bool)
-        i, u = int(np.logical_and(a, b).sum()), int(np.logical_or(a, b).sum())
-        out[k] = i / u if u else 1.0
-        inter, union = inter + i, union + u
-    out[GLOBAL] = inter / union if union else 1.0
-    return out
+    return {**masks.jaccard_per_layer(masks_a, masks_b), GLOBAL: masks.jaccard(masks_a, masks_b)}
 
 
 def magnitude_masks(params_seq, density, scope="global"):

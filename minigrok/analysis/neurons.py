@@ -1,4 +1,4 @@
-"""Dead neurons and the fraction of weights each layer keeps.
+"""Dead neurons: units a mask cuts off and units the ReLU never lets through.
 
 A network is read as a chain of (out, in) blocks (graph.mlp_chain for the MLP:
 tokens -> embedding -> hidden -> z -> outputs). A unit of an inner layer is
@@ -10,8 +10,6 @@ tokens -> embedding -> hidden -> z -> outputs). A unit of an inner layer is
     is <= 0 on every input of the data, so the ReLU zeroes it always.
 """
 import numpy as np
-
-MLP_LAYERS = ("tokens", "embedding", "hidden", "z", "outputs")
 
 
 def dead_units_by_mask(chain, layer_names=None):
@@ -46,11 +44,3 @@ def all_pairs(p):
     """Every ordered input (a, b), a, b in 0..p-1, as tokens (p*p, 2)."""
     a, b = np.meshgrid(np.arange(p), np.arange(p), indexing="ij")
     return np.stack([a.ravel(), b.ravel()], axis=1)
-
-
-def kept_fraction_per_layer(masks):
-    """{name: fraction of that matrix's weights the mask keeps}, plus 'global'."""
-    out = {k: float(np.mean(np.asarray(m, dtype=bool))) for k, m in masks.items()}
-    kept = sum(int(np.asarray(m, dtype=bool).sum()) for m in masks.values())
-    out["global"] = kept / sum(np.size(m) for m in masks.values())
-    return out
