@@ -8,8 +8,8 @@ test accuracy stays near chance for thousands of epochs, then rises to 100%.
 """
 import argparse
 
-from minigrok.analysis.plots import plot_accuracy_curves
-from minigrok.runs import run
+from minigrok.figures import plot_accuracy_curves
+from minigrok.runs import train_run
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--p", type=int, default=67)
@@ -23,11 +23,11 @@ config = {
     "eval_every": 10,       # log metrics every 10 epochs
     "stop_after": 500,      # stop once test accuracy has held >= 0.99 for 500 epochs
 }
-result = run(config, args.out)
+result = train_run(config, args.out)  # rerun: continued or reused, never mixed
 
 summary = result["summary"]
 print(f"memorised (train acc >= 0.99) at epoch {summary['t_mem']}")
 print(f"generalised (test acc >= 0.99) at epoch {summary['t_gen']}")
 plot_accuracy_curves({"dense MLP": result["metrics"]}, f"{args.out}/accuracy.png",
-                     title=f"embedding MLP, ({args.p}) a + b mod p")
+                     title=f"embedding MLP, (a + b) mod {args.p}")
 print(f"wrote {args.out}/accuracy.png")

@@ -1,9 +1,9 @@
 """The grokking-ticket recipe written out: train, prune, rewind, retrain.
 
-    python examples/02_ticket_step_by_step.py [--p 67] [--out runs/example_ticket]
+    python examples/02_ticket_step_by_step.py [--p 67] [--rate 0.6] [--epochs 30000]
 
 Every step is a call into minigrok's public functions working on dicts of arrays; the
-`minigrok ticket` command runs the same recipe with checkpoints, resume and a plot.
+`minigrok ticket` command runs the same recipe with a run store (checkpoints, resume, reuse) and a plot.
 """
 import argparse
 
@@ -28,8 +28,10 @@ settings = {"lr": 1e-3, "weight_decay": 1.0, "betas": (0.9, 0.98), "eps": 1e-8,
             "epochs": args.epochs, "eval_every": 10, "stop_threshold": 0.99}
 
 # 1. train the dense network for 30k epochs (it groks on the way), as the paper does
-dense = {k: w.copy() for k, w in theta_0.items()}
-dense, _, dense_metrics = train_loop(mlp, dense, data, settings, label="dense ")
+#    (train_loop trains a copy: theta_0 itself is kept for the rewind; it returns one
+#    outcome per run it trained, here one)
+dense_run = train_loop(mlp, theta_0, data, settings, label="dense ")[0]
+dense, dense_metrics = dense_run["params"], dense_run["metrics"]
 
 # 2. prune: keep the 40% of weights with the largest magnitude, one global threshold
 mask = magnitude_prune(dense, rate=args.rate, scope="global")
@@ -40,8 +42,9 @@ ticket = apply(theta_0, mask)
 
 # 4. retrain with the same settings; the mask keeps pruned weights at exactly 0
 #    (stop once the test accuracy has held >= 0.99 for 1,000 epochs)
-ticket, _, ticket_metrics = train_loop(mlp, ticket, data, {**settings, "stop_after": 1000},
-                                       masks=mask, label="ticket")
+ticket_run = train_loop(mlp, ticket, data, {**settings, "stop_after": 1000}, masks=mask,
+                        label="ticket")[0]
+ticket_metrics = ticket_run["metrics"]
 
 dense_gen = grokking_times(dense_metrics)["0.99"]["t_gen"]
 ticket_gen = grokking_times(ticket_metrics)["0.99"]["t_gen"]

@@ -1,4 +1,4 @@
-"""The `minigrok` command line: train, prune, ticket, compare, sweep, bench, analyze, experiment.
+"""The `minigrok` command line: train, prune, ticket, sweep, experiment, compare, bench, analyze.
 
 Every bad argument ends with one line `minigrok: error: ...` and exit status 2, before any
 file is written.
@@ -8,14 +8,44 @@ import os
 import sys
 
 from . import io
+from .data import TASK_DEFAULTS
+from .data.modular import OPERATIONS, SPLITS
 from .errors import MinigrokError
 from .models import MODELS
-from .data import TASK_DEFAULTS
-from .runs import TRAIN_DEFAULTS, resume_run, run, with_defaults
-from .data.modular import OPERATIONS, SPLITS
+from .recipes import EXPERIMENTS, RECIPES, run_recipe
+from .recipes.common import TICKET_STOP_AFTER, parse_list
+from .runs import TRAIN_DEFAULTS, resume_run, train_run, with_defaults
+
+RESUME_OPTIONS = {"resume", "epochs", "report_threshold", "quiet"}  # all `train --resume` takes
 
 
-def _add_training_args(parser, defaults):
+class Parser(argparse.ArgumentParser):
+    """argparse with the promised one-line error form and no abbreviated options (so
+    that an option given on the command line is always known by its full name)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, allow_abbrev=False, **kwargs)
+
+    def error(self, message):
+        raise MinigrokError(f"{self.prog.split(' ', 1)[-1]}: {message}")
+
+
+def given_options(parser, argv):
+    """The dests of the options written on the command line (`--epochs 5` and
+    `--epochs=5` alike), for the subcommand parser that argv selects."""
+    sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+    if sub is not None and argv and argv[0] in sub.choices:
+        parser, argv = sub.choices[argv[0]], argv[1:]
+    given = set()
+    for token in argv:
+        if token.startswith("--"):
+            action = parser._option_string_actions.get(token.split("=", 1)[0])
+            if action is not None:
+                given.add(action.dest)
+    return given
+
+
+def _add_training_args(parser, defaults, with_seed=True):
     g = parser.add_argument_group("task and model")
     g.add_argument("--task", default="modular",
                    help=f"one of {', '.join(TASK_DEFAULTS)} (default modular); each task brings "
@@ -30,7 +60,8 @@ def _add_training_args(parser, defaults):
     g.add_argument("--p", type=int, default=defaults["p"], help="modulus (default 67)")
     g.add_argument("--frac", type=float, default=defaults["frac"], help="training fraction (default 0.4)")
     g.add_argument("--split", default=defaults["split"], help=f"one of {', '.join(SPLITS)} (default sym)")
-    g.add_argument("--seed", type=int, default=defaults["seed"], help="seed of the split and the init")
+    if with_seed:
+        g.add_argument("--seed", type=int, default=defaults["seed"], help="seed of the split and the init")
     g.add_argument("--dtype", default=defaults["dtype"], help="float32 (default) or float64")
     g.add_argument("--backend", default=os.environ.get("MINIGROK_BACKEND") or defaults["backend"],
                    help="numpy (default) or cupy; also MINIGROK_BACKEND")
@@ -38,14 +69,17 @@ def _add_training_args(parser, defaults):
     g.add_argument("--epochs", type=int, help="epoch cap (default 30000)")
     g.add_argument("--lr", type=float, help="AdamW learning rate (default 1e-3)")
     g.add_argument("--wd", type=float, help="AdamW weight decay (default 1)")
-    g.add_argument("--beta1", type=float, default=defaults["betas"][0])
-    g.add_argument("--beta2", type=float, default=defaults["betas"][1])
+    g.add_argument("--beta1", type=float, default=defaults["betas"][0],
+                   help=f"AdamW beta1, the first moment's decay (default {defaults['betas'][0]})")
+    g.add_argument("--beta2", type=float, default=defaults["betas"][1],
+                   help=f"AdamW beta2, the second moment's decay (default {defaults['betas'][1]})")
     g.add_argument("--eval-every", type=int,
                    help="log metrics every k epochs (default 1; mnist 100)")
     g.add_argument("--checkpoint-every", type=int,
-                   help="save a resumable checkpoint every k epochs (default 1000; mnist 10000)")
+                   help="save a resumable checkpoint every k >= 1 epochs (default 1000; mnist 10000)")
     g.add_argument("--stop-after", type=int, default=defaults["stop_after"],
-                   help="stop once test accuracy has held >= --stop-threshold for N epochs")
+                   help="stop once test accuracy has held >= --stop-threshold for N epochs "
+                        f"(default {defaults['stop_after'] or 'none: train to --epochs'})")
     g.add_argument("--stop-threshold", type=float,
                    help="test accuracy of that early stop (default 0.99; mnist 0.9)")
     g.add_argument("--report-threshold", type=float,
@@ -59,42 +93,54 @@ def _training_config(args):
     epochs, lr, wd) are left out so that the task's defaults apply (runs.with_defaults)."""
     cfg = {
         "task": args.task, "op": args.op, "p": args.p, "frac": args.frac, "split": args.split,
-        "seed": args.seed, "dtype": args.dtype, "backend": args.backend,
+        "dtype": args.dtype, "backend": args.backend,
         "betas": [args.beta1, args.beta2], "eps": TRAIN_DEFAULTS["eps"],
         "stop_after": args.stop_after,
     }
     optional = {"model": args.model, "epochs": args.epochs, "lr": args.lr, "weight_decay": args.wd,
                 "data_dir": args.data_dir, "n_train": args.n_train, "kappa": args.kappa,
                 "report_threshold": args.report_threshold, "eval_every": args.eval_every,
-                "checkpoint_every": args.checkpoint_every, "stop_threshold": args.stop_threshold}
+                "checkpoint_every": args.checkpoint_every, "stop_threshold": args.stop_threshold,
+                "seed": getattr(args, "seed", None)}
     cfg.update({k: v for k, v in optional.items() if v is not None})
+    if cfg.get("model") is not None and cfg["model"] not in MODELS:
+        raise MinigrokError(f"unknown model {cfg['model']!r}; allowed: {', '.join(sorted(MODELS))}")
     return with_defaults(cfg)
 
 
-def _check_model(name):
-    if name is not None and name not in MODELS:
-        raise MinigrokError(f"unknown model {name!r}; allowed: {', '.join(sorted(MODELS))}")
-
+# ----------------------------------------------------------------------------------------
+# the commands
 
 def cmd_train(args):
     if args.resume:
-        result = resume_run(args.resume, epochs=args.epochs_given, quiet=args.quiet)
+        extra = sorted(args.given - RESUME_OPTIONS)
+        if extra:
+            flags = ", ".join("--" + d.replace("_", "-") for d in extra)
+            raise MinigrokError(f"--resume continues a run with its own settings: {flags} cannot "
+                                "change them (only --epochs and --report-threshold may be given)")
+        result = resume_run(args.resume, epochs=args.epochs, report_threshold=args.report_threshold,
+                            quiet=args.quiet)
     else:
         if not args.out:
             raise MinigrokError("--out DIR is required (or --resume DIR)")
-        _check_model(args.model)
         cfg = {**_training_config(args), "init": args.init, "mask": args.mask}
-        result = run(cfg, args.out, quiet=args.quiet)
+        result = train_run(cfg, args.out, quiet=args.quiet)
     s = result["summary"]
     print(f"t_mem(0.99) = {s['t_mem']}, t_gen(0.99) = {s['t_gen']}, "
           f"final test acc = {s['final']['test_acc']:.4f}; wrote {result['dir']}")
 
 
 def cmd_prune(args):
-    from .pruning.magnitude import density_from, magnitude_prune
+    from .pruning.magnitude import SCOPES, density_from, magnitude_prune
+    from .store import check_output_folder
     density = density_from(args.rate, args.density)
+    if args.scope not in SCOPES:
+        raise MinigrokError(f"unknown pruning scope {args.scope!r}; allowed: {', '.join(SCOPES)}")
     if not args.out:
         raise MinigrokError("--out MASK.npz is required")
+    if os.path.isdir(args.out):
+        raise MinigrokError(f"--out {args.out!r} is a folder: give the mask file to write")
+    check_output_folder(os.path.dirname(os.path.abspath(args.out)), "--out's folder")
     params = io.load_npz(getattr(args, "from"))["params"]
     if not params:
         raise MinigrokError(f"{getattr(args, 'from')!r} holds no parameters")
@@ -107,15 +153,40 @@ def cmd_prune(args):
           f"wrote {args.out}")
 
 
-def cmd_ticket(args):
-    from .ticket import format_table, ticket_experiment
-    _check_model(args.model)
-    cfg = _training_config(args)
-    summary = ticket_experiment(cfg, args.out, rate=args.rate, scope=args.scope,
-                                dense_stop_after=args.dense_stop_after,
-                                rewind_epoch=args.rewind_epoch, quiet=args.quiet)
-    print(format_table(summary))
-    print(f"wrote {os.path.join(args.out, 'summary.json')} and {os.path.join(args.out, 'accuracy.png')}")
+def _recipe_options(args):
+    """The recipe options a subcommand's parser has, as run_recipe's opts."""
+    names = {"rate": "rate", "scope": "scope", "rewind_epoch": "rewind_epoch",
+             "dense_stop_after": "dense_stop_after", "from_epoch": "from_epoch",
+             "ep_epochs": "ep_epochs", "ep_lr": "ep_lr", "grok_threshold": "grok_threshold"}
+    opts = {key: getattr(args, dest) for dest, key in names.items()
+            if getattr(args, dest, None) is not None}
+    if getattr(args, "rates", None) is not None:
+        opts["rates"] = parse_list(args.rates, float, "--rates")
+    if getattr(args, "at", None) is not None:
+        opts["at"] = parse_list(args.at, int, "--at")
+    if getattr(args, "ops", None) is not None:
+        opts["ops"] = [o.strip() for o in args.ops.split(",") if o.strip()]
+        if not opts["ops"]:
+            raise MinigrokError("--ops is empty")
+    return opts
+
+
+# where each recipe command keeps its units (root) and writes its report (folder)
+RECIPE_COMMANDS = {
+    "ticket": lambda args: ("ticket", args.out, args.out, [args.seed]),
+    "sweep": lambda args: ("rate-sweep", args.out, args.out, args.seeds),
+    "experiment": lambda args: (args.name, args.out, os.path.join(args.out, args.name), args.seeds),
+}
+
+
+def cmd_recipe(args):
+    name, root, folder, seeds = RECIPE_COMMANDS[args.command](args)
+    if name not in RECIPES:
+        raise MinigrokError(f"unknown experiment {name!r}; allowed: {', '.join(EXPERIMENTS)}")
+    summary = run_recipe(name, _training_config(args), root, folder, seeds, _recipe_options(args),
+                         args.quiet)
+    print(RECIPES[name].report(summary))
+    print(f"wrote {os.path.join(folder, 'summary.json')}", file=sys.stderr)
 
 
 def cmd_analyze(args):
@@ -128,18 +199,6 @@ def cmd_analyze(args):
 def cmd_compare(args):
     from .compare import compare_files, format_table
     print(format_table(compare_files(args.a, args.b)))
-
-
-def cmd_sweep(args):
-    from .sweep import format_table, parse_list, sweep_experiment
-    _check_model(args.model)
-    rates = parse_list(args.rates, float, "--rates")
-    seeds = parse_list(args.seeds, int, "--seeds")
-    summary = sweep_experiment(_training_config(args), args.out, rates=rates, seeds=seeds,
-                               scope=args.scope, dense_stop_after=args.dense_stop_after,
-                               quiet=args.quiet)
-    print(format_table(summary))
-    print(f"wrote {os.path.join(args.out, 'results.csv')} and {os.path.join(args.out, 'summary.json')}")
 
 
 def cmd_bench(args):
@@ -157,14 +216,28 @@ def cmd_bench(args):
         raise MinigrokError(f"benchmarks/bench.py exited with status {code}")
 
 
+# ----------------------------------------------------------------------------------------
+# the parser
+
+def _add_sweep_args(p):
+    p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
+    p.add_argument("--scope", help="global (default) or layer")
+    p.add_argument("--rates", help="comma-separated pruning rates, fractions removed (rate-sweep: "
+                   "default 0.0,0.1,...,0.9; no-decay: 0.7,0.8,0.9)")
+    p.add_argument("--dense-stop-after", type=int,
+                   help="rate-sweep: stop the dense runs once they have held --stop-threshold "
+                        "for N epochs (default: train to --epochs, as the paper)")
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(prog="minigrok", description=__doc__.splitlines()[0])
+    parser = Parser(prog="minigrok", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
+    recipe_defaults = {**TRAIN_DEFAULTS, "stop_after": TICKET_STOP_AFTER}
 
     p = sub.add_parser("train", help="train one model on a task (modular by default)")
     _add_training_args(p, TRAIN_DEFAULTS)
-    p.add_argument("--out", help="run directory to create")
-    p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
+    p.add_argument("--out", help="run directory to create (rerun with the same settings: continued or reused)")
+    p.add_argument("--resume", metavar="DIR", help="continue the run in DIR with its own settings")
     p.add_argument("--init", help="start from the parameters of this .npz (e.g. DIR/init.npz)")
     p.add_argument("--mask", help="train with this mask (.npz with mask/<name> arrays)")
     p.set_defaults(func=cmd_train)
@@ -177,35 +250,52 @@ def build_parser():
     p.add_argument("--out", help="mask file to write")
     p.set_defaults(func=cmd_prune)
 
-    from .ticket import TICKET_DEFAULTS
+    d = RECIPES["ticket"].DEFAULTS
     p = sub.add_parser("ticket", help="dense run, prune, rewind, ticket run, compare (the main job)")
-    _add_training_args(p, {**TRAIN_DEFAULTS, "stop_after": TICKET_DEFAULTS["stop_after"]})
-    p.add_argument("--rate", type=float, default=TICKET_DEFAULTS["rate"],
+    _add_training_args(p, recipe_defaults)
+    p.add_argument("--rate", type=float, default=d["rate"],
                    help="pruning rate, fraction removed (default 0.6: keep 40%%)")
-    p.add_argument("--scope", default=TICKET_DEFAULTS["scope"], help="global (default) or layer")
-    p.add_argument("--rewind-epoch", type=int, default=TICKET_DEFAULTS["rewind_epoch"],
+    p.add_argument("--scope", default=d["scope"], help="global (default) or layer")
+    p.add_argument("--rewind-epoch", type=int, default=d["rewind_epoch"],
                    help="rewind to the dense weights at this epoch (default 0: theta_0)")
-    p.add_argument("--dense-stop-after", type=int, default=TICKET_DEFAULTS["dense_stop_after"],
+    p.add_argument("--dense-stop-after", type=int, default=d["dense_stop_after"],
                    help="prune the dense net once its test accuracy has held >= --stop-threshold "
                         "for N epochs (default: train it to --epochs and prune there, as the paper)")
-    p.add_argument("--out", default="runs/ticket", help="output folder (default runs/ticket)")
-    p.set_defaults(func=cmd_ticket)
+    p.add_argument("--out", default="runs/ticket", help="output folder (default runs/ticket); "
+                   "its runs/ holds the dense run and one run per ticket")
+    p.set_defaults(func=cmd_recipe)
+
+    p = sub.add_parser("sweep", help="tickets at several pruning rates and seeds (the rate-sweep experiment)")
+    _add_training_args(p, recipe_defaults, with_seed=False)
+    _add_sweep_args(p)
+    p.add_argument("--out", default="runs/sweep", help="output folder (default runs/sweep); its "
+                   "runs/ holds every run, shared with `experiment` and `ticket` given the same folder")
+    p.set_defaults(func=cmd_recipe)
+
+    p = sub.add_parser("experiment", help="run a control experiment of the papers: " + ", ".join(EXPERIMENTS))
+    p.add_argument("name", metavar="NAME", help=", ".join(EXPERIMENTS))
+    _add_training_args(p, recipe_defaults, with_seed=False)
+    g = p.add_argument_group("experiment")
+    _add_sweep_args(g)
+    g.add_argument("--out", default="runs/experiments",
+                   help="output folder (default runs/experiments): OUT/runs/ holds every run, "
+                        "shared by all experiments (and `ticket` / `sweep`) given the same OUT; "
+                        "the report goes to OUT/NAME/")
+    g.add_argument("--rate", type=float, default=0.6, help="ticket pruning rate (default 0.6: keep 40%%)")
+    g.add_argument("--at", help="non-grokking: checkpoint epochs (default 2000,5000,10000,16000,28000)")
+    g.add_argument("--ops", help="ops: comma-separated operations (default all eight)")
+    g.add_argument("--from-epoch", type=int, default=1000,
+                   help="edge-popup: the memorising checkpoint to start from (default 1000)")
+    g.add_argument("--ep-epochs", type=int, default=2000, help="edge-popup: epochs of each run (default 2000)")
+    g.add_argument("--ep-lr", type=float, default=1e-2, help="edge-popup: AdamW lr of scores / weights (1e-2)")
+    g.add_argument("--grok-threshold", type=float, default=0.95,
+                   help="no-decay: test accuracy that counts as grokking in the critical-rate search (0.95)")
+    p.set_defaults(func=cmd_recipe)
 
     p = sub.add_parser("compare", help="max abs / rel difference of every array of two .npz files")
     p.add_argument("a", metavar="A.npz", help="first file (its arrays set the scale)")
     p.add_argument("b", metavar="B.npz", help="second file, with the same names and shapes")
     p.set_defaults(func=cmd_compare)
-
-    p = sub.add_parser("sweep", help="tickets at several pruning rates and seeds, trained as one stacked model")
-    _add_training_args(p, {**TRAIN_DEFAULTS, "stop_after": TICKET_DEFAULTS["stop_after"]})
-    p.add_argument("--rates", default="0.0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9",
-                   help="comma-separated pruning rates, fractions removed (default 0.0,...,0.9)")
-    p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
-    p.add_argument("--scope", default=TICKET_DEFAULTS["scope"], help="global (default) or layer")
-    p.add_argument("--dense-stop-after", type=int, default=TICKET_DEFAULTS["dense_stop_after"],
-                   help="as for ticket: stop the dense runs early (default: train to --epochs)")
-    p.add_argument("--out", default="runs/sweep", help="output folder (default runs/sweep)")
-    p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("bench", help="time minigrok against PyTorch (needs torch; benchmarks/bench.py)")
     p.add_argument("--threads", type=int, default=2, help="threads for both frameworks (2)")
@@ -217,7 +307,7 @@ def build_parser():
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("analyze", help="Fourier, mask-dynamics, graph, MED and neuron analyses -> DIR/analysis/")
-    p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory or a ticket folder (dense/ + ticket/)")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory or a ticket folder")
     p.add_argument("--density", type=float, help="density of the masks taken at checkpoints "
                    "(default: the ticket's, from mask.npz; 0.4 for a single run)")
     p.add_argument("--scope", help="global or layer (default: the ticket's, else global)")
@@ -225,25 +315,22 @@ def build_parser():
                    help="analyse at most this many checkpoints per run, evenly spaced (default 40)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=cmd_analyze)
-
-    from .experiments.command import add_experiment_parser
-    add_experiment_parser(sub, _add_training_args, {**TRAIN_DEFAULTS, "stop_after": TICKET_DEFAULTS["stop_after"]})
     return parser
 
 
 def main(argv=None):
-    parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = parser.parse_args(argv)
-    args.epochs_given = getattr(args, "epochs", None) if "--epochs" in argv else None
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        args.given = given_options(parser, argv)
         args.func(args)
     except MinigrokError as exc:
         print(f"minigrok: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("minigrok: interrupted; continue with --resume (train) or the same command (ticket)",
-              file=sys.stderr)
+        print("minigrok: interrupted; run the same command again to continue from the last "
+              "checkpoint", file=sys.stderr)
         return 130
     return 0
 

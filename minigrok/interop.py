@@ -222,4 +222,4 @@ def load_reference_npz(path, model=None):
 def save_reference_npz(path, params, masks=None, model=None, mask_style="reference"):
     """Write to_reference(params, masks) as an .npz, atomically."""
     arrays = to_reference(params, masks, model, mask_style)
-    io._atomic_write(path, lambda f: np.savez(f, **arrays))
+    io.atomic_write(path, lambda f: np.savez(f, **arrays))

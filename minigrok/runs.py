@@ -1,29 +1,30 @@
-"""Run directories: a training run on disk, and its resume.
+"""A run: from its settings to what it starts from, and where training is started.
 
-A run directory holds config.json, split.npz, init.npz, checkpoints/epoch_<n>.npz
-(parameters, mask and AdamW state after n steps), metrics.csv, final.npz and
-summary.json. `resume_run(dir)` continues from the newest checkpoint and, the training
-loop being deterministic, reproduces the uninterrupted run exactly.
+    plan(cfg)            settings -> a run spec: model, data, theta_0 (x mask), mask and
+                         the run key (store.py); every check, nothing written
+    train_runs(units)    the one place training starts: each unit {"spec", "dir"} is set
+                         up, resumed or reused through store.py and trained by
+                         train.train_loop (one at a time, or K stacked), checkpointing
+                         and finishing in its own folder; returns each run's result
+    resume_run(dir)      continue a run folder with its own settings (more epochs)
+
+A unit's numbers depend only on its spec: the same spec gives the same numbers whether it
+was trained alone, stacked, resumed after a kill or reused from disk.
 """
-import csv
-import glob
-import io as _io
+import json
 import os
-import platform
-import re
 import sys
 import time
 
 import numpy as np
 
-from . import __version__
-from . import io
-from .backend import backend_name, set_backend, to_device, to_numpy
+from . import io, store
+from .backend import set_backend, to_device, to_numpy
 from .data import TASK_DEFAULTS, make_dataset
 from .errors import MinigrokError
-from .masks import check_matches
+from .masks import apply, check_matches, density, ones_like
 from .models import get_model, model_config
-from .train import METRIC_COLUMNS, grokking_times, train_loop
+from .train import DATA_KEYS, stack, train_loop
 
 TRAIN_DEFAULTS = {
     "task": "modular", "op": "add", "p": 67, "frac": 0.4, "split": "sym", "seed": 0,
@@ -32,6 +33,10 @@ TRAIN_DEFAULTS = {
     "epochs": 30000, "eval_every": 1, "checkpoint_every": 1000,
     "stop_after": None, "stop_threshold": 0.99, "init": None, "mask": None,
 }
+# settings that only change what is reported or how often it is saved, not the numbers:
+# a run may be continued or re-reported with other values
+VIEW_SETTINGS = ("epochs", "report_threshold", "checkpoint_every", "init", "mask", "data_dir")
+TOKEN_MODELS = ("mlp", "transformer")  # models of the modular task; vector tasks use fc
 
 
 def with_defaults(cfg):
@@ -44,10 +49,17 @@ def with_defaults(cfg):
 
 def check_hyperparameters(cfg):
     """One-line errors for bad training settings."""
-    if not (isinstance(cfg["epochs"], int) and cfg["epochs"] >= 0):
+    def is_int(x):
+        return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+    if not (is_int(cfg["epochs"]) and cfg["epochs"] >= 0):
         raise MinigrokError(f"epochs = {cfg['epochs']} is not allowed: give an integer >= 0")
-    if not (isinstance(cfg["eval_every"], int) and cfg["eval_every"] >= 1):
+    if not (is_int(cfg["eval_every"]) and cfg["eval_every"] >= 1):
         raise MinigrokError(f"eval_every = {cfg['eval_every']} is not allowed: give an integer >= 1")
+    if not (is_int(cfg["checkpoint_every"]) and cfg["checkpoint_every"] >= 1):
+        raise MinigrokError(f"checkpoint_every = {cfg['checkpoint_every']} is not allowed: give an "
+                            "integer >= 1 (epochs between resumable checkpoints)")
+    if not (is_int(cfg["seed"]) and cfg["seed"] >= 0):
+        raise MinigrokError(f"seed = {cfg['seed']} is not allowed: give an integer >= 0")
     if not cfg["lr"] > 0:
         raise MinigrokError(f"lr = {cfg['lr']} is not allowed: the learning rate must be > 0")
     if not cfg["weight_decay"] >= 0:
@@ -61,18 +73,45 @@ def check_hyperparameters(cfg):
         raise MinigrokError(f"kappa = {cfg['kappa']} is not allowed: the init scale must be > 0")
     if cfg.get("n_train") is not None and not cfg["n_train"] >= 1:
         raise MinigrokError(f"n_train = {cfg['n_train']} is not allowed: give an integer >= 1")
-    if cfg["stop_after"] is not None and cfg["stop_after"] < 0:
+    if cfg["stop_after"] is not None and not (is_int(cfg["stop_after"]) and cfg["stop_after"] >= 0):
         raise MinigrokError(f"stop_after = {cfg['stop_after']} is not allowed: give an integer >= 0")
+    fits = cfg["model"] in TOKEN_MODELS if cfg["task"] == "modular" else cfg["model"] == "fc"
+    if not fits:
+        allowed = " or ".join(TOKEN_MODELS) if cfg["task"] == "modular" else "fc"
+        raise MinigrokError(f"model {cfg['model']!r} does not run on the {cfg['task']} task: "
+                            f"use {allowed}")
 
 
-def build_run(cfg):
-    """Everything a run starts from, on the host: (model, data, params, masks).
+# ----------------------------------------------------------------------------------------
+# plan: settings -> spec
 
-    Data: the task's split from cfg['seed']. Params: cfg['init'] (a checkpoint) or a fresh
-    init drawn with numpy.random.default_rng(cfg['seed']). A cfg['mask'] file is applied
-    to the initial parameters (W * mask) and kept fixed during training.
+def identity(cfg, mcfg, data, params, masks):
+    """Everything that determines a run's numbers (store.py's run key hashes it): the
+    model and its sizes, the optimiser / logging / stopping settings, and the content of
+    the data split, of theta_0 and of the mask. Numbers are written as floats / ints so
+    that 1 and 1.0 name the same run."""
+    settings = {"lr": float(cfg["lr"]), "weight_decay": float(cfg["weight_decay"]),
+                "betas": [float(b) for b in cfg["betas"]], "eps": float(cfg["eps"]),
+                "eval_every": int(cfg["eval_every"]), "objective": cfg.get("objective", "ce"),
+                "stop_after": None if cfg["stop_after"] is None else int(cfg["stop_after"]),
+                "stop_threshold": float(cfg["stop_threshold"]), "backend": cfg["backend"]}
+    found = {"format": store.FORMAT, "model": mcfg, "settings": settings,
+             "data": store.digest({k: data[k] for k in DATA_KEYS}),
+             "theta_0": store.digest(params), "mask": store.digest(masks)}
+    return json.loads(json.dumps(found))  # tuples -> lists, as read back from disk
+
+
+def plan(cfg, params0=None, masks=None):
+    """A run spec from its settings, on the host, every check done and nothing written:
+    {"cfg", "model", "data", "params" (theta_0 * mask), "masks", "identity", "key"}.
+
+    theta_0: params0 if given, else cfg['init'] (a checkpoint file), else a fresh init
+    drawn with numpy.random.default_rng(cfg['seed']). The mask: masks if given, else
+    cfg['mask'] (a mask file), else none (dense); it is applied to theta_0 and kept fixed.
     """
+    cfg = with_defaults(cfg)
     check_hyperparameters(cfg)
+    set_backend(cfg["backend"])
     model = get_model(cfg["model"])
     data = make_dataset(cfg)
     model_settings = {k: cfg[k] for k in model.DEFAULTS if k in cfg}  # e.g. sizes, kappa
@@ -80,161 +119,168 @@ def build_run(cfg):
     if sizes and "n_in" in meta and (sizes[0], sizes[-1]) != (meta["n_in"], meta["n_out"]):
         raise MinigrokError(f"layer sizes {sizes} do not fit the {meta['task']} data: it has "
                             f"{meta['n_in']} inputs and {meta['n_out']} outputs")
-    mcfg = model_config(cfg["model"], data["meta"].get("vocab"), cfg["dtype"], **model_settings)
+    mcfg = model_config(cfg["model"], meta.get("vocab"), cfg["dtype"], **model_settings)
     fresh = model.init(mcfg, np.random.default_rng(cfg["seed"]))
     params = fresh
-    if cfg.get("init"):
-        params = io.load_params(cfg["init"], list(fresh))
-        check_matches(params, fresh, where=f"init file {cfg['init']!r}")
-        params = {k: w.astype(cfg["dtype"]) for k, w in params.items()}
-    masks = None
-    if cfg.get("mask"):
+    if params0 is None and cfg.get("init"):
+        params0 = io.load_params(cfg["init"], list(fresh))
+    if params0 is not None:
+        check_matches(params0, fresh, where=f"init weights {cfg.get('init') or ''}".strip())
+        params = {k: np.asarray(params0[k]).astype(cfg["dtype"]) for k in fresh}
+    if masks is None and cfg.get("mask"):
         masks = io.load_masks(cfg["mask"])
-        check_matches(masks, fresh, where=f"mask file {cfg['mask']!r}")
-        params = {k: w * masks[k].astype(w.dtype) for k, w in params.items()}
-    return model, data, params, masks
-
-
-def _versions():
-    return {"minigrok": __version__, "numpy": np.__version__, "python": platform.python_version(),
-            "backend": backend_name()}
-
-
-def _write_metrics(path, metrics):
-    buf = _io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(METRIC_COLUMNS)
-    for row in zip(*(metrics[c] for c in METRIC_COLUMNS)):
-        writer.writerow([row[0]] + [repr(float(v)) for v in row[1:]])
-    io._atomic_write(path, lambda f: f.write(buf.getvalue().encode()))
-
-
-def read_metrics(path):
-    """metrics.csv as {column: list}; a clear error when it is missing or malformed."""
-    if not os.path.isfile(path):
-        raise MinigrokError(f"file {path!r} does not exist")
-    with open(path, newline="") as f:
-        rows = list(csv.reader(f))
-    if not rows or tuple(rows[0]) != METRIC_COLUMNS:
-        raise MinigrokError(f"{path!r} is not a minigrok metrics file (header {rows[:1]})")
-    metrics = {c: [] for c in METRIC_COLUMNS}
-    for row in rows[1:]:
-        metrics["epoch"].append(int(row[0]))
-        for c, v in zip(METRIC_COLUMNS[1:], row[1:]):
-            metrics[c].append(float(v))
-    return metrics
-
-
-def summarize(cfg, data_meta, metrics, masks, wall_time_s):
-    """The summary.json dict: config, data, t_mem / t_gen at both thresholds, final row."""
-    times = grokking_times(metrics, cfg.get("report_threshold"))
-    final = {c: metrics[c][-1] for c in METRIC_COLUMNS} if metrics["epoch"] else {}
-    density = None
     if masks is not None:
-        density = sum(int(m.sum()) for m in masks.values()) / sum(m.size for m in masks.values())
-    return {"config": cfg, "data": data_meta, **times["0.99"], "thresholds": times,
-            "epochs_run": final.get("epoch"), "final": final, "density": density,
-            "wall_time_s": wall_time_s, "versions": _versions()}
+        check_matches(masks, fresh, where=f"mask {cfg.get('mask') or ''}".strip())
+        masks = {k: np.asarray(masks[k], dtype=bool) for k in fresh}
+        params = apply(params, masks)
+    found = identity(cfg, mcfg, data, params, masks)
+    return {"cfg": cfg, "model": model, "data": data, "params": params, "masks": masks,
+            "identity": found, "key": store.run_key(found)}
 
 
-def _device_data(data):
-    return {k: to_device(data[k]) for k in ("train_x", "train_y", "test_x", "test_y")}
+def unit_folder(root, spec):
+    """Where a recipe keeps the run of `spec`: root/runs/<what it is>-<key prefix>, e.g.
+    runs/mlp-add-p67-seed0-dense-3f2a9c1d0b7e. The name is for people; reuse is decided by
+    the full key inside (store.decide)."""
+    cfg = spec["cfg"]
+    what = f"{cfg['op']}-p{cfg['p']}" if cfg["task"] == "modular" else cfg["task"]
+    kept = "dense" if spec["masks"] is None else f"d{density(spec['masks']):.3f}"
+    return os.path.join(root, "runs", f"{cfg['model']}-{what}-seed{cfg['seed']}-{kept}-{spec['key'][:12]}")
 
 
-def _train_in_dir(out_dir, cfg, model, data, params, masks, opt_state, metrics, start_epoch,
-                  wall_before, label, quiet):
-    """Run the loop with checkpoints in out_dir; write final.npz, metrics.csv, summary.json."""
+# ----------------------------------------------------------------------------------------
+# train: the one place training starts
+
+def train_runs(units, stacked=False, label="train", quiet=False):
+    """Train every unit {"spec", "dir"} to its cfg['epochs'] in its own run folder, and
+    return their results (store.load_result) in order. Units whose folder already holds
+    the finished run are reused; interrupted ones continue from their newest commit.
+    stacked=True trains the units that need it as one stacked model (they must share the
+    model, shapes and settings); else one after another."""
+    units = list({u["dir"]: u for u in units}.values()) if units else []
+    if stacked and len({json.dumps(_shared_settings(u["spec"]), sort_keys=True) for u in units}) > 1:
+        raise MinigrokError("stacked runs must share their model, optimiser and schedule settings")
+    for u in units:  # every check before the first write
+        store.decide(u["dir"], u["spec"], VIEW_SETTINGS)
+    handles, todo = [], []
+    try:
+        for u in units:
+            spec = u["spec"]
+            if store.is_run(u["dir"]):
+                handles.append(store.open_for_writing(u["dir"]))
+                decision = store.decide(u["dir"], spec, VIEW_SETTINGS)
+                store.write_config(u["dir"], spec["cfg"])
+            else:
+                handles.append(store.setup(u["dir"], spec["key"], spec["identity"], spec["cfg"],
+                                           spec["data"], spec["params"], spec["masks"]))
+                decision = {"action": "resume", "epoch": 0}
+            if decision["action"] == "resume":
+                todo.append(u)
+        groups = [todo] if (stacked and todo) else [[u] for u in todo]
+        for group in groups:
+            _train_group(group, label if len(group) == 1 else f"{len(group)} runs stacked", quiet)
+        return [store.load_result(u["dir"], u["spec"]["key"]) for u in units]
+    finally:
+        for h in handles:
+            store.unlock(h)
+
+
+def _shared_settings(spec):
+    cfg = spec["cfg"]
+    return {"model": spec["identity"]["model"], "settings": spec["identity"]["settings"],
+            "epochs": cfg["epochs"], "checkpoint_every": cfg["checkpoint_every"]}
+
+
+def _train_group(group, label, quiet):
+    """Train the units of one group from a common commit epoch (the newest one they all
+    have), writing checkpoints and finals into each unit's folder."""
+    cfg, model = group[0]["spec"]["cfg"], group[0]["spec"]["model"]
+    if len(group) == 1:
+        u = group[0]
+        epoch = store.decide(u["dir"], u["spec"])["epoch"]
+    else:
+        epoch = max(set.intersection(*(store.available_epochs(u["dir"], u["spec"]["key"], cfg["epochs"])
+                                       for u in group)))
+    states = [store.start_state(u["dir"], u["spec"]["key"], epoch) for u in group]
+    host_masks = [u["spec"]["masks"] for u in group]
+    walls = [s[3] for s in states]
     t0 = time.perf_counter()
-    meta = {"config": cfg}
-    if not quiet and data["meta"].get("source"):
-        print(f"[data] {label}: {data['meta']['source']}", file=sys.stderr, flush=True)
+    device = lambda arrays: None if arrays is None else {k: to_device(v) for k, v in arrays.items()}
 
-    def on_checkpoint(epoch, p, s, m):
-        wall = wall_before + time.perf_counter() - t0
-        io.save_npz(os.path.join(out_dir, "checkpoints", f"epoch_{epoch}.npz"), p, masks, s,
-                    {**meta, "epoch": epoch, "wall_time_s": wall})
-        _write_metrics(os.path.join(out_dir, "metrics.csv"),
-                       {c: [v for e, v in zip(m["epoch"], m[c]) if e < epoch] for c in m})
+    def write_checkpoint(epoch_n, snapshots):
+        for i, snap in snapshots.items():
+            store.write_checkpoint(group[i]["dir"], group[i]["spec"]["key"], epoch_n, _host(snap),
+                                   host_masks[i], walls[i] + time.perf_counter() - t0)
 
-    d_params = {k: to_device(w) for k, w in params.items()}
-    d_masks = {k: to_device(m) for k, m in masks.items()} if masks is not None else None
-    d_state = None
-    if opt_state is not None:
-        d_state = {"step": opt_state["step"],
-                   "m": {k: to_device(v) for k, v in opt_state["m"].items()},
-                   "v": {k: to_device(v) for k, v in opt_state["v"].items()}}
-    d_params, d_state, metrics = train_loop(
-        model, d_params, _device_data(data), cfg, d_masks, d_state, metrics, start_epoch,
-        on_checkpoint, label, quiet)
-    wall = wall_before + time.perf_counter() - t0
-    final = {k: to_numpy(w) for k, w in d_params.items()}
-    io.save_npz(os.path.join(out_dir, "final.npz"), final, masks, d_state,
-                {**meta, "epoch": metrics["epoch"][-1]})
-    _write_metrics(os.path.join(out_dir, "metrics.csv"), metrics)
-    summary = summarize(cfg, data["meta"], metrics, masks, wall)
-    io.save_json(os.path.join(out_dir, "summary.json"), summary)
-    return {"params": final, "masks": masks, "metrics": metrics, "summary": summary, "dir": out_dir}
+    def write_final(i, outcome):
+        store.write_final(group[i]["dir"], group[i]["spec"]["key"], _host(outcome), host_masks[i],
+                          walls[i] + time.perf_counter() - t0)
 
-
-def run(cfg, out_dir, label="train", quiet=False):
-    """Train from scratch into a new run directory (see the module docstring)."""
-    cfg = with_defaults(cfg)
-    set_backend(cfg["backend"])
-    model, data, params, masks = build_run(cfg)  # every check before anything is written
-    if os.path.exists(os.path.join(out_dir, "config.json")):
-        raise MinigrokError(f"{out_dir!r} already holds a run; continue it with --resume "
-                            f"{out_dir} or choose another --out")
-    io.save_json(os.path.join(out_dir, "config.json"), cfg)
-    io.save_split(os.path.join(out_dir, "split.npz"), data)
-    io.save_npz(os.path.join(out_dir, "init.npz"), params, masks, None, {"config": cfg, "epoch": 0})
-    return _train_in_dir(out_dir, cfg, model, data, params, masks, None, None, 0, 0.0, label, quiet)
+    if not quiet and group[0]["spec"]["data"]["meta"].get("source"):
+        print(f"[data] {label}: {group[0]['spec']['data']['meta']['source']}", file=sys.stderr)
+    datas = [{k: u["spec"]["data"][k] for k in DATA_KEYS} for u in group]
+    if len(group) == 1:
+        params, opt_state, metrics, _ = states[0]
+        train_loop(model, device(params), device(datas[0]), cfg, device(host_masks[0]),
+                   _device_state(opt_state), metrics, epoch, stacked=False,
+                   on_checkpoint=write_checkpoint, on_stop=write_final, label=label, quiet=quiet)
+        return
+    masks = None
+    if any(m is not None for m in host_masks):  # dense members of a masked stack: all ones
+        masks = stack([device(m if m is not None else ones_like(s[0])) for m, s in zip(host_masks, states)])
+    opt_state = None
+    if epoch > 0:
+        opt_state = {"step": states[0][1]["step"],
+                     "m": stack([device(s[1]["m"]) for s in states]),
+                     "v": stack([device(s[1]["v"]) for s in states])}
+    train_loop(model, stack([device(s[0]) for s in states]), stack([device(d) for d in datas]), cfg,
+               masks, opt_state, [s[2] for s in states], epoch, stacked=True,
+               on_checkpoint=write_checkpoint, on_stop=write_final, label=label, quiet=quiet)
 
 
-def latest_checkpoint(out_dir):
-    """(epoch, path) of the newest checkpoints/epoch_<n>.npz, or (0, None)."""
-    best = (0, None)
-    for path in glob.glob(os.path.join(out_dir, "checkpoints", "epoch_*.npz")):
-        match = re.search(r"epoch_(\d+)\.npz$", path)
-        if match and int(match.group(1)) > best[0]:
-            best = (int(match.group(1)), path)
-    return best
+def _device_state(opt_state):
+    if opt_state is None:
+        return None
+    return {"step": opt_state["step"], "m": {k: to_device(v) for k, v in opt_state["m"].items()},
+            "v": {k: to_device(v) for k, v in opt_state["v"].items()}}
 
 
-def resume_run(out_dir, epochs=None, label="train", quiet=False, report_threshold=None):
-    """Continue the run in out_dir from its newest checkpoint (optionally to more epochs).
-    A finished run with nothing left to do is returned as it is; given a new
-    report_threshold, its summary is recomputed from metrics.csv (no training)."""
-    cfg = io.load_json(os.path.join(out_dir, "config.json"))
+def _host(state):
+    """A loop snapshot or outcome with its arrays on the host."""
+    opt = state["opt_state"]
+    return {**state, "params": {k: to_numpy(v) for k, v in state["params"].items()},
+            "opt_state": {"step": opt["step"], "m": {k: to_numpy(v) for k, v in opt["m"].items()},
+                          "v": {k: to_numpy(v) for k, v in opt["v"].items()}}}
+
+
+# ----------------------------------------------------------------------------------------
+# one run in a folder of its own
+
+def train_run(cfg, folder, label="train", quiet=False):
+    """Train cfg into folder: a new run, or the same run continued or reused (a folder
+    holding a run with other settings is refused in one line). Returns its result."""
+    store.check_output_folder(folder)
+    return train_runs([{"spec": plan(cfg), "dir": folder}], label=label, quiet=quiet)[0]
+
+
+def resume_run(folder, epochs=None, report_threshold=None, label="train", quiet=False):
+    """Continue the run in folder with its own settings, optionally to another epoch cap
+    or reported at another threshold. Its config.json must still describe the run it
+    holds (the settings recorded in init.npz)."""
+    if not os.path.isdir(folder) or not store.is_run(folder):
+        raise MinigrokError(f"{folder!r} holds no minigrok run (no init.npz); start one with --out")
+    _, _, created = store.read_identity(folder)
+    cfg = io.load_json(os.path.join(folder, "config.json"))
+    changed = store.differences({k: v for k, v in created.items() if k not in VIEW_SETTINGS},
+                                {k: v for k, v in cfg.items() if k not in VIEW_SETTINGS},
+                                ("when it was created", "in config.json"))
+    if changed:
+        raise MinigrokError(f"{folder}/config.json no longer describes the run it holds ("
+                            f"{'; '.join(changed[:4])}); restore it or start a new run with --out")
     if epochs is not None:
         cfg["epochs"] = epochs
     if report_threshold is not None:
         cfg["report_threshold"] = report_threshold
-    set_backend(cfg["backend"])
-    model, data, params, masks = build_run(cfg)
-    summary_path = os.path.join(out_dir, "summary.json")
-    if os.path.isfile(summary_path):
-        summary = io.load_json(summary_path)
-        done = summary["epochs_run"]
-        stopped_early = done is not None and done < summary["config"]["epochs"]
-        if done == cfg["epochs"] or (stopped_early and cfg["epochs"] == summary["config"]["epochs"]):
-            final = io.load_npz(os.path.join(out_dir, "final.npz"))
-            metrics = read_metrics(os.path.join(out_dir, "metrics.csv"))
-            if summary["config"].get("report_threshold") != cfg.get("report_threshold"):
-                summary = summarize(cfg, data["meta"], metrics, masks, summary["wall_time_s"])
-                io.save_json(os.path.join(out_dir, "config.json"), cfg)
-                io.save_json(summary_path, summary)
-            return {"params": final["params"], "masks": masks, "summary": summary, "dir": out_dir,
-                    "metrics": metrics}
-    epoch, path = latest_checkpoint(out_dir)
-    if path is None:  # stopped before the first checkpoint: start again from init.npz
-        state, metrics, wall = None, None, 0.0
-        params = io.load_params(os.path.join(out_dir, "init.npz"), list(params))
-    else:
-        ckpt = io.load_npz(path)
-        params, state = ckpt["params"], ckpt["opt_state"]
-        wall = ckpt["meta"].get("wall_time_s", 0.0)
-        metrics = read_metrics(os.path.join(out_dir, "metrics.csv"))
-        metrics = {c: [v for e, v in zip(metrics["epoch"], metrics[c]) if e < epoch] for c in metrics}
-    io.save_json(os.path.join(out_dir, "config.json"), cfg)
-    return _train_in_dir(out_dir, cfg, model, data, params, masks, state, metrics, epoch, wall,
-                         label, quiet)
+    init = io.load_npz(os.path.join(folder, "init.npz"))
+    spec = plan(cfg, params0=init["params"], masks=init["masks"])
+    return train_runs([{"spec": spec, "dir": folder}], label=label, quiet=quiet)[0]

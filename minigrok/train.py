@@ -1,22 +1,34 @@
-"""The training loop: full batch AdamW, metrics, t_mem / t_gen, checkpoints and resume.
+"""The training loop: full batch AdamW, metrics, t_mem / t_gen, early stop, checkpoints.
 
-Epoch n means "the parameters after n AdamW steps". At each logged epoch the row of
-metrics.csv holds the train loss and accuracy (from the same forward pass as that step's
+One loop trains one run or K runs at once. Stacked, every array carries a leading model
+axis K (W_E (K, d, p), tokens (K, B, 2), masks (K, ...), AdamW moments (K, ...)) and the
+same layers, models, loss and AdamW run all K together (layers.py broadcasts over the
+model axis; the loss and accuracy reduce per model; AdamW is elementwise). The K runs
+may differ in their initial weights, masks and data split, and share the model, the
+shapes and the optimiser settings. Each keeps its own metrics, t_mem / t_gen and early
+stop: a run that stops leaves the stack, so the rest run faster.
+
+Epoch n means "the parameters after n AdamW steps". At each logged epoch a run's metrics
+row holds the train loss and accuracy (from the same forward pass as that step's
 gradient), the test loss and accuracy, and the L1 and L2 norms of the effective weights;
 then the step is taken. t_mem / t_gen are the first logged epochs whose train / test
 accuracy reaches a threshold (0.95, the paper's latest version, and 0.99), and
 tau_grok = t_gen / t_mem.
 
-Run directories (files on disk, resume) are in runs.py; this file is the loop itself.
+The loop writes nothing: it hands snapshots to on_checkpoint and each run's end to
+on_stop, and runs.py turns those into files through store.py.
 """
-from .backend import array_module, keep_freed_memory, to_float
+import numpy as np
+
+from .backend import array_module, keep_freed_memory, to_numpy
+from .errors import MinigrokError
+from .io import METRIC_COLUMNS
 from .objectives import get_objective
 from .optim import adamw_init, adamw_step
 from .progress import progress_end, progress_start, progress_update
 
 THRESHOLDS = (0.95, 0.99)
-METRIC_COLUMNS = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "l1", "l2")
-
+DATA_KEYS = ("train_x", "train_y", "test_x", "test_y")
 
 
 # ----------------------------------------------------------------------------------------
@@ -49,12 +61,15 @@ def evaluate(model, params, x, y, objective="ce"):
     return loss, acc
 
 
-def weight_norms(params):
-    """(L1, L2) norm of all effective weights taken as one vector."""
+def weight_norms(params, n_models=None):
+    """(L1, L2) norms of all effective weights taken as one vector, per run: two float64
+    host arrays (n_models,) for stacked params, (1,) for one run's (n_models None)."""
     xp = array_module(*params.values())
-    l1 = sum(xp.abs(w).astype(xp.float64).sum() for w in params.values())
-    l2 = sum((w.astype(xp.float64) ** 2).sum() for w in params.values()) ** 0.5
-    return to_float(l1), to_float(l2)
+    flat = [w if n_models is None else w.reshape(n_models, -1) for w in params.values()]  # (K, size)
+    axis = None if n_models is None else -1
+    l1 = sum(xp.abs(w).astype(xp.float64).sum(axis=axis) for w in flat)  # (K,) or ()
+    l2 = sum((w.astype(xp.float64) ** 2).sum(axis=axis) for w in flat) ** 0.5  # (K,) or ()
+    return _per_run(l1), _per_run(l2)
 
 
 # ----------------------------------------------------------------------------------------
@@ -97,48 +112,136 @@ def streak_start(since, epoch, held):
 
 
 # ----------------------------------------------------------------------------------------
+# stacking
+
+def stack(dicts):
+    """{key: (K, ...) array} from K dicts of arrays of equal shapes, on their backend."""
+    first = dicts[0]
+    for i, d in enumerate(dicts):
+        if set(d) != set(first) or any(tuple(d[k].shape) != tuple(first[k].shape) for k in first):
+            raise MinigrokError(f"stacked model {i} has other keys or shapes than model 0: "
+                                "stacked runs need equal shapes (same p, frac, split and widths)")
+    xp = array_module(*first.values())
+    return {k: xp.stack([d[k] for d in dicts]) for k in first}
+
+
+def _member(arrays, j, stacked):
+    """Run j's arrays: a copy of slice j of a stack, or the arrays themselves (one run)."""
+    if arrays is None:
+        return None
+    if not stacked:
+        return arrays
+    xp = array_module(*arrays.values())
+    return {k: xp.array(v[j]) for k, v in arrays.items()}
+
+
+def _take(arrays, keep):
+    """The runs `keep` (a host index array) of every array of a stacked dict."""
+    xp = array_module(*arrays.values())
+    index = xp.asarray(keep)
+    return {k: v[index] for k, v in arrays.items()}
+
+
+def _per_run(value):
+    """A loss or accuracy as a float64 host array (K,): K = 1 for one unstacked run."""
+    return np.atleast_1d(np.asarray(to_numpy(value), dtype=np.float64))
+
+
+# ----------------------------------------------------------------------------------------
 # the loop
 
 def train_loop(model, params, data, hp, masks=None, opt_state=None, metrics=None,
-               start_epoch=0, on_checkpoint=None, label="train", quiet=False):
-    """Train params (on the backend of its arrays) for epochs start_epoch..hp['epochs'].
+               start_epoch=0, stacked=False, on_checkpoint=None, on_stop=None,
+               label="train", quiet=False):
+    """Train for epochs start_epoch..hp['epochs'] on the backend of params' arrays.
 
-    data holds device arrays train_x/train_y/test_x/test_y. Returns (params, opt_state,
-    metrics) where metrics maps each METRIC_COLUMNS name to a list. on_checkpoint(epoch,
-    params, opt_state, metrics) is called every hp['checkpoint_every'] epochs.
+    params / masks / opt_state / data (DATA_KEYS): one run's arrays, or with stacked=True
+    K runs' arrays along a leading axis (see the module docstring). The arrays given are
+    never modified (the loop trains copies). metrics: the rows logged before start_epoch
+    (one dict of lists per run; a list of K dicts when stacked), or None.
+    hp: lr, weight_decay, betas, eps, epochs, eval_every, and optionally objective,
+    stop_after / stop_threshold (stop once test accuracy has held >= the threshold for
+    stop_after epochs) and checkpoint_every.
+
+    on_checkpoint(epoch, snapshots) after every checkpoint_every-th step, snapshots =
+    {run index: {"params", "opt_state", "metrics" (rows before epoch)}} of the runs still
+    training; on_stop(i, outcome) when run i ends. Returns the K outcomes (K = 1 for one
+    run): {"params", "opt_state", "metrics", "stopped_early"}, the params of the last row.
     """
     keep_freed_memory()  # NumPy's per-step temporaries: reuse memory, no page faults
-    opt_state = opt_state or adamw_init(params)
-    metrics = metrics or {c: [] for c in METRIC_COLUMNS}
+    xp = array_module(*params.values())
+    params = {k: xp.array(w) for k, w in params.items()}  # trained in place: our own copy
+    if opt_state is None:
+        opt_state = adamw_init(params)
+    else:
+        opt_state = {"step": opt_state["step"], **{part: {k: xp.array(v) for k, v in opt_state[part].items()}
+                                                   for part in ("m", "v")}}
+    K = next(iter(params.values())).shape[0] if stacked else 1
+    metrics = [metrics] if (metrics is not None and not stacked) else metrics
+    metrics = [{c: list(m[c]) for c in METRIC_COLUMNS} for m in metrics] if metrics else \
+        [{c: [] for c in METRIC_COLUMNS} for _ in range(K)]
     epochs, every, objective = hp["epochs"], hp["eval_every"], hp.get("objective", "ce")
     stop_after, stop_thr = hp.get("stop_after"), hp.get("stop_threshold", 0.99)
-    since = held_since(metrics, stop_thr)
+    checkpoint_every = hp.get("checkpoint_every")
+    effective = getattr(model, "effective_weights", lambda p: p)  # W * mask of a supermask model
+    since = [held_since(m, stop_thr) for m in metrics]
+    alive = np.arange(K)  # the original index of each run still training
+    outcomes = [None] * K
     bar = progress_start(label, start_epoch, epochs, every=max(1000, every), enabled=not quiet)
     epoch = start_epoch
     for epoch in range(start_epoch, epochs + 1):
         logged = epoch % every == 0 or epoch == epochs
-        stopping = False
+        stopping = np.full(len(alive), epoch == epochs)  # (alive,) runs ending at this row
+        stopped_early = np.zeros(len(alive), dtype=bool)
         if logged:  # measured on the parameters before this epoch's step
-            test_loss, test_acc = evaluate(model, params, data["test_x"], data["test_y"], objective)
-            l1, l2 = weight_norms(params)
-            test_acc = to_float(test_acc)
-            since = streak_start(since, epoch, test_acc >= stop_thr)
-            stopping = stop_after is not None and since is not None and epoch - since >= stop_after
-        last = stopping or epoch == epochs
-        if last:  # no step after the last row: final params = the params of that row
+            test_loss, test_acc = map(_per_run, evaluate(model, params, data["test_x"],
+                                                         data["test_y"], objective))
+            l1, l2 = weight_norms(effective(params), len(alive) if stacked else None)
+            for j, i in enumerate(alive):
+                since[i] = streak_start(since[i], epoch, test_acc[j] >= stop_thr)
+                stopped_early[j] = (stop_after is not None and since[i] is not None
+                                    and epoch - since[i] >= stop_after)
+            stopping |= stopped_early
+        ending = {j: (_member(params, j, stacked), _opt_member(opt_state, j, stacked))
+                  for j in np.flatnonzero(stopping)}  # their last params: before the step
+        if stopping.all():  # no step after the last row
             train_loss, train_acc = evaluate(model, params, data["train_x"], data["train_y"], objective)
-        else:  # the loss and accuracy of the step's own forward pass
+        else:  # every run steps; the step of an ending run is dropped with it below
             train_loss, train_acc = train_step(model, params, opt_state, data["train_x"],
                                                data["train_y"], hp, masks)
         if logged:
-            row = (epoch, to_float(train_loss), to_float(train_acc), to_float(test_loss),
-                   test_acc, l1, l2)
-            for column, value in zip(METRIC_COLUMNS, row):
-                metrics[column].append(value)
-            progress_update(bar, epoch, f"train {row[2]:.3f} test {test_acc:.3f}")
-        if last:
-            break
-        if on_checkpoint and hp.get("checkpoint_every") and (epoch + 1) % hp["checkpoint_every"] == 0:
-            on_checkpoint(epoch + 1, params, opt_state, metrics)
+            train_loss, train_acc = _per_run(train_loss), _per_run(train_acc)
+            for j, i in enumerate(alive):
+                row = (int(epoch), float(train_loss[j]), float(train_acc[j]), float(test_loss[j]),
+                       float(test_acc[j]), float(l1[j]), float(l2[j]))
+                for column, value in zip(METRIC_COLUMNS, row):
+                    metrics[i][column].append(value)
+            progress_update(bar, epoch, f"train {train_acc.max():.3f} test {test_acc.max():.3f}"
+                            if K == 1 else f"{len(alive)} running, best test {test_acc.max():.3f}")
+        for j, (p_j, s_j) in ending.items():
+            i = alive[j]
+            outcomes[i] = {"params": p_j, "opt_state": s_j, "metrics": metrics[i],
+                           "stopped_early": bool(stopped_early[j])}
+            if on_stop:
+                on_stop(int(i), outcomes[i])
+        if ending:
+            keep = np.flatnonzero(~stopping)
+            alive = alive[keep]
+            if len(alive) == 0:
+                break
+            params, data = _take(params, keep), _take(data, keep)
+            opt_state["m"], opt_state["v"] = _take(opt_state["m"], keep), _take(opt_state["v"], keep)
+            masks = _take(masks, keep) if masks is not None else None
+        if on_checkpoint and checkpoint_every and (epoch + 1) % checkpoint_every == 0:
+            on_checkpoint(epoch + 1, {int(i): {"params": _member(params, j, stacked),
+                                               "opt_state": _opt_member(opt_state, j, stacked),
+                                               "metrics": metrics[i]}
+                                      for j, i in enumerate(alive)})
     progress_end(bar, f"at epoch {epoch}")
-    return params, opt_state, metrics
+    return outcomes
+
+
+def _opt_member(opt_state, j, stacked):
+    """Run j's AdamW state (see _member)."""
+    return {"step": opt_state["step"], "m": _member(opt_state["m"], j, stacked),
+            "v": _member(opt_state["v"], j, stacked)}

@@ -2,6 +2,7 @@
 on a tiny run."""
 import itertools
 import math
+import json
 import os
 
 import numpy as np
@@ -11,6 +12,8 @@ from minigrok.analysis import fourier, graph, mask_dynamics, neurons, progress
 from minigrok.analysis.report import find_runs, thin
 from minigrok.cli import main
 from minigrok.errors import MinigrokError
+from minigrok.masks import density, density_per_layer, jaccard, jaccard_per_layer
+from minigrok.pruning.random import random_blocks_like
 
 
 def cosine_embedding(p, k, d=6, phase=0.3, seed=0):
@@ -102,16 +105,17 @@ def test_mask_in_the_fourier_basis():
 # mask dynamics
 
 def test_jaccard_identical_disjoint_and_by_hand():
-    a = np.array([1, 1, 0, 0], bool)
-    assert mask_dynamics.jaccard(a, a) == 1.0
-    assert mask_dynamics.jaccard(a, ~a) == 0.0
-    assert np.isclose(mask_dynamics.jaccard(a, np.array([1, 0, 1, 0], bool)), 1 / 3)
-    assert mask_dynamics.jaccard(np.zeros(3, bool), np.zeros(3, bool)) == 1.0
+    a = {"x": np.array([1, 1, 0, 0], bool)}
+    assert jaccard(a, a) == 1.0
+    assert jaccard(a, {"x": ~a["x"]}) == 0.0
+    assert np.isclose(jaccard(a, {"x": np.array([1, 0, 1, 0], bool)}), 1 / 3)
+    assert jaccard({"x": np.zeros(3, bool)}, {"x": np.zeros(3, bool)}) == 1.0
     A = {"x": np.array([1, 1, 0, 0], bool), "y": np.array([[1, 1], [1, 1]], bool)}
     B = {"x": np.array([0, 0, 1, 1], bool), "y": np.array([[1, 1], [1, 0]], bool)}
     j = mask_dynamics.jaccard_by_layer(A, B)
     assert j["x"] == 0.0 and j["y"] == 0.75
     assert np.isclose(j["global"], 3 / 8)  # pooled: 3 in both of 8 in either
+    assert jaccard_per_layer(A, B) == {"x": 0.0, "y": 0.75} and jaccard(A, B) == j["global"]
 
 
 def test_jaccard_over_training_with_magnitude_masks():
@@ -193,8 +197,10 @@ def test_chain_checks_and_random_mask():
     with pytest.raises(ValueError):
         graph.layer_sizes([np.zeros((2, 3)), np.zeros((2, 4))])
     masks = [np.eye(4, dtype=bool), np.ones((2, 4), bool)]
-    rand = graph.random_mask_like(masks, np.random.default_rng(0))
+    rand = random_blocks_like(masks, np.random.default_rng(0))
     assert [int(m.sum()) for m in rand] == [4, 8]
+    again = graph.graph_metrics(masks, rng=np.random.default_rng(0))["clustering_random"]
+    assert again == graph.robins_alexander_clustering(graph.layered_adjacency(rand))  # same draw
 
 
 # ----------------------------------------------------------------------------------------
@@ -225,8 +231,8 @@ def test_dead_neurons_on_a_hand_made_mask():
              np.array([[1, 0, 0], [1, 0, 0]], bool)]  # layer 1 units 1, 2: no output
     dead = neurons.dead_units_by_mask(chain, ["in", "mid", "out"])
     assert dead == {"mid": {"units": 3, "no_input": 1, "no_output": 2, "dead": 2}}
-    assert neurons.kept_fraction_per_layer({"a": chain[0], "b": chain[1]}) == {
-        "a": 3 / 6, "b": 2 / 6, "global": 5 / 12}
+    masks = {"a": chain[0], "b": chain[1]}
+    assert density_per_layer(masks) == {"a": 3 / 6, "b": 2 / 6} and density(masks) == 5 / 12
 
 
 def test_never_active_hidden_units():
@@ -251,7 +257,8 @@ def test_analyze_a_ticket_folder_end_to_end(tmp_path, capsys):
     assert main(["ticket", "--p", "11", "--epochs", "30", "--eval-every", "5", "--checkpoint-every",
                  "10", "--quiet", "--out", str(out)]) == 0
     assert set(find_runs(str(out))) == {"dense", "ticket"}
-    assert set(find_runs(str(out / "dense"))) == {"dense"}
+    dense = out / json.loads((out / "summary.json").read_text())["runs"]["dense"]
+    assert list(find_runs(str(dense))) == [dense.name]
     assert main(["analyze", str(out), "--max-checkpoints", "2", "--quiet"]) == 0
     files = set(os.listdir(out / "analysis"))
     for name in ("fourier_spectrum", "fourier_entropy", "jaccard", "graph", "progress", "neurons"):

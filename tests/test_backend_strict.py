@@ -15,8 +15,7 @@ from minigrok.losses import accuracy, cross_entropy, mse
 from minigrok.models import get_model, model_config
 from minigrok.optim import adamw_init, adamw_step
 from minigrok.pruning.magnitude import magnitude_prune
-from minigrok.stacked import train_stacked
-from minigrok.train import model_functions, train_loop
+from minigrok.train import model_functions, stack, train_loop
 
 SMALL = {"mlp": {"d_emb": 24, "d_hidden": 8},
          "transformer": {"d_model": 12, "d_head": 6, "d_mlp": 10, "n_heads": 2}}
@@ -100,26 +99,27 @@ def test_a_few_epochs_of_masked_training(name):
     model, params, data = setup(name)
     masks = magnitude_prune(params, rate=0.5)
     params = {k: w * masks[k] for k, w in params.items()}
-    ref = train_loop(model, {k: w.copy() for k, w in params.items()}, data, HP, masks, quiet=True)
+    ref = train_loop(model, params, data, HP, masks, quiet=True)[0]
     strict = train_loop(model, dev(params), dev({k: data[k] for k in ("train_x", "train_y",
                                                                       "test_x", "test_y")}),
-                        HP, dev(masks), quiet=True)
-    for k in ref[0]:
-        assert_strict_close(strict[0][k], ref[0][k], rtol=1e-9)
-    for column, values in ref[2].items():
-        assert np.allclose(strict[2][column], values, rtol=1e-10), column
+                        HP, dev(masks), quiet=True)[0]
+    for k in ref["params"]:
+        assert_strict_close(strict["params"][k], ref["params"][k], rtol=1e-9)
+    for column, values in ref["metrics"].items():
+        assert np.allclose(strict["metrics"][column], values, rtol=1e-10), column
 
 
 def test_stacked_training():
     model, params, data = setup("mlp")
     _, params_1, data_1 = setup("mlp", seed=1)
     datas = [{k: d[k] for k in ("train_x", "train_y", "test_x", "test_y")} for d in (data, data_1)]
-    ref = train_stacked(model, [params, params_1], datas, HP, quiet=True)
-    strict = train_stacked(model, [dev(params), dev(params_1)], [dev(d) for d in datas], HP, quiet=True)
+    ref = train_loop(model, stack([params, params_1]), stack(datas), HP, stacked=True, quiet=True)
+    strict = train_loop(model, stack([dev(params), dev(params_1)]), stack([dev(d) for d in datas]), HP,
+                        stacked=True, quiet=True)
     for r, s in zip(ref, strict):
         for column, values in r["metrics"].items():
             assert np.allclose(s["metrics"][column], values, rtol=1e-10), column
-        assert all(np.allclose(s["params"][k], r["params"][k], rtol=1e-9) for k in r["params"])
+        assert all(np.allclose(to_numpy(s["params"][k]), r["params"][k], rtol=1e-9) for k in r["params"])
 
 
 @pytest.mark.skipif(importlib.util.find_spec("cupy") is not None, reason="CuPy is installed")

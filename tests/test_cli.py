@@ -106,10 +106,12 @@ def test_corrupt_and_mismatched_files(trained, tmp_path, capsys):
     assert code == 2 and "keys" in err and not out.exists()
 
 
-def test_existing_run_is_not_overwritten(trained, capsys):
+def test_existing_run_is_reused_or_refused_never_overwritten(trained, capsys):
     before = (trained / "final.npz").read_bytes()
-    code, _, err = run_cli(["train", *SMALL, "--out", str(trained)], capsys)
-    assert code == 2 and "already holds a run" in err
+    code, _, err = run_cli(["train", *SMALL, "--out", str(trained)], capsys)  # the same run
+    assert code == 0, err
+    code, _, err = run_cli(["train", *SMALL, "--lr", "0.5", "--out", str(trained)], capsys)
+    assert code == 2 and "holds a run with other settings (lr: 0.001 in the folder, 0.5 asked)" in err
     assert (trained / "final.npz").read_bytes() == before
 
 
@@ -139,11 +141,12 @@ def test_a_finished_ticket_is_re_reported_at_a_new_threshold_without_training(tm
     out = tmp_path / "t"
     base = ["ticket", "--p", "11", "--epochs", "40", "--quiet", "--lr", "1e-2", "--out", str(out)]
     assert run_cli(base, capsys)[0] == 0
-    before = (out / "dense" / "final.npz").stat().st_mtime_ns
+    dense = out / io.load_json(str(out / "summary.json"))["runs"]["dense"]
+    before = (dense / "final.npz").stat().st_mtime_ns
     code, table, err = run_cli([*base, "--report-threshold", "0.3"], capsys)
     assert code == 0, err
-    assert (out / "dense" / "final.npz").stat().st_mtime_ns == before  # not retrained
-    assert "0.3" in io.load_json(str(out / "dense" / "summary.json"))["thresholds"]
+    assert (dense / "final.npz").stat().st_mtime_ns == before  # not retrained
+    assert "0.3" in io.load_json(str(dense / "summary.json"))["thresholds"]
     assert "speed-up of t_gen(0.3)" in table
 
 

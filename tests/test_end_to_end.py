@@ -4,14 +4,15 @@ import json
 import os
 
 from minigrok.cli import main
-from minigrok.ticket import ticket_experiment
+from minigrok.recipes import run_recipe
 
 SMALL_TASK = {"p": 23, "split": "all", "frac": 0.6, "lr": 1e-2, "seed": 0, "epochs": 3000,
-              "eval_every": 10, "checkpoint_every": 0, "stop_after": 100}
+              "eval_every": 10, "checkpoint_every": 1000, "stop_after": 100}
 
 
 def test_ticket_groks_sooner_than_dense(tmp_path):
-    summary = ticket_experiment(SMALL_TASK, str(tmp_path), rate=0.6, dense_stop_after=100, quiet=True)
+    summary = run_recipe("ticket", SMALL_TASK, str(tmp_path), str(tmp_path), [0],
+                         {"rate": 0.6, "dense_stop_after": 100}, quiet=True)
     dense, ticket = summary["dense"], summary["ticket"]
     assert dense["t_gen"] is not None and ticket["t_gen"] is not None
     assert ticket["t_gen"] < dense["t_gen"], (dense["t_gen"], ticket["t_gen"])
@@ -27,10 +28,13 @@ def test_ticket_command_reuses_finished_runs(tmp_path, capsys):
     args = ["ticket", "--p", "11", "--epochs", "30", "--eval-every", "5", "--quiet",
             "--out", str(tmp_path)]
     assert main(args) == 0
-    first = (tmp_path / "dense" / "final.npz").read_bytes()
-    assert main(args) == 0  # a second call continues/reuses, it does not retrain
-    assert (tmp_path / "dense" / "final.npz").read_bytes() == first
+    dense = tmp_path / json.loads((tmp_path / "summary.json").read_text())["runs"]["dense"]
+    first = (dense / "final.npz").read_bytes()
+    assert main(args) == 0  # a second call reuses, it does not retrain
+    assert (dense / "final.npz").read_bytes() == first
     out = capsys.readouterr().out
     assert "dense" in out and "ticket" in out
-    assert main([*args[:-2], "--lr", "0.5", "--out", str(tmp_path)]) == 2  # other settings
-    assert "other settings" in capsys.readouterr().err
+    # other training settings: new runs beside the old ones, never the old numbers
+    assert main([*args[:-2], "--lr", "0.5", "--out", str(tmp_path)]) == 0
+    assert json.loads((tmp_path / "summary.json").read_text())["config"]["lr"] == 0.5
+    assert len(os.listdir(tmp_path / "runs")) == 4

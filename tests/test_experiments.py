@@ -1,6 +1,6 @@
-"""`minigrok experiment NAME` (minigrok/experiments/): small end-to-end runs of pai,
-rate-sweep and ops at p = 23, and the shared pieces (dense cache, seeds, critical-rate
-search) on their own. A few seconds in all."""
+"""`minigrok experiment NAME` (minigrok/recipes/): small end-to-end runs of pai,
+rate-sweep and ops at p = 23, and the shared pieces (dense runs in the store, seeds,
+critical-rate search) on their own. A few seconds in all."""
 import csv
 import json
 import os
@@ -9,10 +9,10 @@ import pytest
 
 from minigrok.cli import main
 from minigrok.errors import MinigrokError
-from minigrok.experiments import EXPERIMENTS, run_experiment
-from minigrok.experiments.common import dense_dir, dense_run, experiment_config, parse_seeds
-from minigrok.experiments.no_decay import bracket, critical_rate_search
-from minigrok.experiments.ops import format_ops_table
+from minigrok.recipes import EXPERIMENTS, run_recipe
+from minigrok.recipes.common import dense_runs, parse_seeds, recipe_config
+from minigrok.recipes.no_decay import bracket, critical_rate_search
+from minigrok.recipes.ops import format_ops_table
 
 # settings known to grok in a few hundred epochs (tests/test_end_to_end.py)
 SMALL = {"p": 23, "split": "all", "frac": 0.6, "lr": 1e-2, "epochs": 300, "eval_every": 10,
@@ -34,6 +34,14 @@ def check_outputs(folder, name):
     assert {"t_gen", "t_gen_0.95", "t_mem", "condition", "seed"} <= set(rows[0])
     assert summary["experiment"] == name and len(summary["results"]) == len(rows)
     return rows, summary
+
+
+def run_experiment(name, cfg, out, seeds, opts=None, quiet=True):
+    return run_recipe(name, cfg, out, os.path.join(out, name), seeds, opts, quiet)
+
+
+def dense_folders(out):
+    return sorted(f for f in os.listdir(os.path.join(out, "runs")) if "-dense-" in f)
 
 
 def test_pai_end_to_end(tmp_path):
@@ -58,14 +66,15 @@ def test_rate_sweep_command_and_shared_dense_cache(tmp_path, capsys):
     assert rows[0]["t_gen"] == rows[0]["dense_t_gen"] and float(rows[0]["density"]) == 1.0
     assert abs(float(rows[2]["density"]) - 0.1) < 1e-3
     assert "rate=0.5" in capsys.readouterr().out
-    # a second experiment in the same OUT reuses the same dense run (no retraining)
-    cfg = experiment_config(SMALL)
-    folder = dense_dir(out, cfg, 0)
-    assert summary["dense_runs"] == [folder]
+    # a second experiment in the same OUT, and `minigrok sweep` into it, reuse the same
+    # dense run (no retraining)
+    [folder] = [os.path.join(out, "runs", f) for f in dense_folders(out)]
+    assert os.path.relpath(folder, os.path.join(out, "rate-sweep")) in summary["runs"]
     before = os.path.getmtime(os.path.join(folder, "final.npz"))
     assert main(["experiment", "ops", *SMALL_ARGS, "--seeds", "0", "--ops", "add", "--out", out]) == 0
+    assert main(["sweep", *SMALL_ARGS, "--seeds", "0", "--rates", "0.5", "--out", out]) == 0
     assert os.path.getmtime(os.path.join(folder, "final.npz")) == before
-    assert os.listdir(os.path.join(out, "dense_seed0")) == [os.path.basename(folder)]
+    assert dense_folders(out) == [os.path.basename(folder)]
 
 
 def test_ops_two_ops(tmp_path):
@@ -80,22 +89,23 @@ def test_ops_two_ops(tmp_path):
     ceiling = summary["symmetric_ceiling"]
     assert ceiling["add"] == 1.0 and 0.5 < ceiling["sub"] < 0.9
     assert "sym. ceiling" in format_ops_table(summary)
-    assert sorted(os.listdir(tmp_path / "dense_seed0"))[0].startswith("mlp_add_p23_")
-    assert len(os.listdir(tmp_path / "dense_seed0")) == 2  # one cached dense run per op
+    folders = dense_folders(str(tmp_path))
+    assert len(folders) == 2 and folders[0].startswith("mlp-add-p23-seed0-dense-")  # one per op
 
 
-def test_dense_run_cached_and_keyed_by_settings(tmp_path):
-    cfg = experiment_config({**SMALL, "epochs": 40})
-    first = dense_run(cfg, str(tmp_path), 0, quiet=True)
+def test_dense_run_stored_and_keyed_by_settings(tmp_path):
+    cfg = recipe_config({**SMALL, "epochs": 40})
+    first = dense_runs(cfg, str(tmp_path), [0], quiet=True)[0]
     stamp = os.path.getmtime(os.path.join(first["dir"], "final.npz"))
-    again = dense_run(cfg, str(tmp_path), 0, quiet=True)
+    again = dense_runs(cfg, str(tmp_path), [0], quiet=True)[0]
     assert again["dir"] == first["dir"] and os.path.getmtime(os.path.join(again["dir"], "final.npz")) == stamp
     assert again["metrics"]["test_acc"] == first["metrics"]["test_acc"]
-    other = dense_dir(str(tmp_path), {**cfg, "lr": 5e-3}, 0)  # other settings: other folder
-    assert other != first["dir"] and os.path.dirname(other) == os.path.join(str(tmp_path), "dense_seed0")
-    assert dense_dir(str(tmp_path), cfg, 1) != first["dir"]
-    # the ticket's early stop is not a dense setting: same folder
-    assert dense_dir(str(tmp_path), {**cfg, "stop_after": 7}, 0) == first["dir"]
+    other = dense_runs({**cfg, "lr": 5e-3, "epochs": 2}, str(tmp_path), [0], quiet=True)[0]
+    assert other["dir"] != first["dir"]  # other settings: another run
+    # the ticket's early stop is not a dense setting: the same run
+    same = dense_runs({**cfg, "stop_after": 7}, str(tmp_path), [0], quiet=True)[0]
+    assert same["dir"] == first["dir"]
+    assert len(dense_folders(str(tmp_path))) == 2
 
 
 def test_parse_seeds():

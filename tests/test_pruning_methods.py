@@ -13,14 +13,17 @@ from minigrok.errors import MinigrokError
 from minigrok.losses import cross_entropy
 from minigrok.masks import apply, count_kept, density, ones_like
 from minigrok.models import get_model, model_config
-from minigrok.pruning import (edge_popup_gradients, edge_popup_train, grasp, grasp_scores,
-                              hessian_vector_product, imp, imp_densities, init_scores,
+from minigrok.pruning import (edge_popup_gradients, grasp, grasp_scores,
+                              hessian_vector_product, imp_densities, imp_level_mask, init_scores,
                               loss_gradients, magnitude_prune, non_grokking_masks,
                               norm_matched_init, norm_ratio, random_like, random_mask, snip,
                               snip_scores, supermask, synflow, synflow_reference_scores,
                               synflow_scores, top_k_mask, weight_norm)
 from minigrok.pruning.synflow import flow
-from minigrok.runs import run
+from minigrok.optim import DEFAULTS as ADAMW_DEFAULTS
+from minigrok.recipes.edge_popup import train_edge_popup
+from minigrok.runs import train_run
+from minigrok import store
 
 # the function synflow shadows its module as an attribute of minigrok.pruning
 synflow_module = importlib.import_module("minigrok.pruning.synflow")
@@ -215,27 +218,20 @@ def test_imp_densities():
     assert imp_densities(0.9) == pytest.approx([0.9])
 
 
-def test_imp_levels_prune_20_percent_of_the_remaining_and_rewind():
-    model, params0, data = tiny("mlp", p=7)
-    saved = {k: w.copy() for k, w in params0.items()}
-    hp = {"epochs": 6, "lr": 1e-2, "weight_decay": 1.0}
-    levels = imp(model, params0, data, hp, density=0.5)
-    assert [lv["density"] for lv in levels] == pytest.approx([1.0, 0.8, 0.64, 0.512, 0.5])
+def test_imp_level_masks_are_nested_and_exact():
+    """Each level keeps exactly round(d_k * n) weights, all among the previous level's,
+    ranked by the magnitude of that level's trained weights."""
+    model, params0, _ = tiny("mlp", p=7)
+    rng = np.random.default_rng(3)
     n = sum(w.size for w in params0.values())
-    previous = ones_like(params0)
-    for lv in levels[1:]:
-        masks = lv["masks"]
-        assert count_kept(masks) == round(lv["density"] * n)
+    previous, masks = ones_like(params0), None
+    for level, d in enumerate(imp_densities(0.5), start=1):
+        trained = {k: rng.standard_normal(w.shape) * previous[k] for k, w in params0.items()}
+        masks = imp_level_mask(trained, d, masks)
+        assert count_kept(masks) == round(d * n)
         assert all(not np.any(masks[k] & ~previous[k]) for k in masks)  # nested
-        assert all(np.all(lv["params"][k][~masks[k]] == 0) for k in masks)  # stayed pruned
-        start = loss_of(model, apply(saved, masks), data["train_x"], data["train_y"])
-        assert lv["metrics"]["train_loss"][0] == pytest.approx(start, rel=1e-12)  # rewound
-        assert lv["summary"]["epochs_run"] == 6 and lv["summary"]["density"] == lv["density"]
         previous = masks
-    for k in saved:  # theta_0 itself is never trained in place
-        assert np.array_equal(params0[k], saved[k])
-    reused = imp(model, params0, data, hp, density=0.8, trained=levels[0]["params"])
-    assert all(np.array_equal(reused[1]["masks"][k], levels[1]["masks"][k]) for k in params0)
+    assert count_kept(masks) == round(0.5 * n)
 
 
 # ----------------------------------------------------------------------------------------
@@ -263,8 +259,9 @@ def test_norm_matched_init_has_the_ticket_norm(norm):
 
 def test_non_grokking_masks_from_checkpoints(tmp_path):
     out = str(tmp_path / "dense")
-    run({"p": 7, "epochs": 15, "checkpoint_every": 5, "eval_every": 5}, out, quiet=True)
-    masks = non_grokking_masks(out, epochs=(0, 5, 10, 15), rate=0.6)
+    run = train_run({"p": 7, "epochs": 15, "checkpoint_every": 5, "eval_every": 5}, out, quiet=True)
+    weights = {e: store.load_commit(out, e, run["key"])["params"] for e in (0, 5, 10, 15)}
+    masks = non_grokking_masks(weights, rate=0.6)
     assert set(masks) == {0, 5, 10, 15}
     for epoch in (5, 15):
         params = io.load_npz(f"{out}/checkpoints/epoch_{epoch}.npz")["params"]
@@ -274,8 +271,8 @@ def test_non_grokking_masks_from_checkpoints(tmp_path):
     assert all(np.array_equal(masks[0][k], init[k]) for k in init)
     assert abs(density(masks[10]) - 0.4) < 1e-4
     assert any(not np.array_equal(masks[5][k], masks[15][k]) for k in init)
-    with pytest.raises(MinigrokError, match=r"epoch 7 .*checkpoints there: \[5, 10, 15\]"):
-        non_grokking_masks(out, epochs=(5, 7), rate=0.6)
+    with pytest.raises(MinigrokError, match=r"epoch_7.npz' does not exist"):
+        store.load_commit(out, 7, run["key"])
 
 
 # ----------------------------------------------------------------------------------------
@@ -316,14 +313,13 @@ def test_init_scores():
 def test_edge_popup_trains_scores_and_never_the_weights():
     model, weights, data = tiny("mlp", p=7)
     frozen = {k: w.copy() for k, w in weights.items()}
-    hp = {"epochs": 30, "eval_every": 10, "lr": 1e-2}
-    runs = {wd: edge_popup_train(model, weights, data, {**hp, "weight_decay": wd}, density=0.5,
-                                 rng=np.random.default_rng(0), report_epochs=(15, 30))
+    hp = {**ADAMW_DEFAULTS, "epochs": 30, "eval_every": 5, "lr": 1e-2}
+    runs = {wd: train_edge_popup(model, weights, data, {**hp, "weight_decay": wd}, 0.5,
+                                 init_scores(weights, np.random.default_rng(0)))
             for wd in (0.0, 1.0)}
     for result in runs.values():
         assert all(np.array_equal(weights[k], frozen[k]) for k in weights)
-        assert set(result["test_acc_at"]) == {15, 30}
-        assert result["metrics"]["epoch"] == [0, 10, 15, 20, 30]
+        assert result["metrics"]["epoch"] == list(range(0, 31, 5))
         assert all(int(result["masks"][k].sum()) == round(0.5 * w.size) for k, w in weights.items())
         assert result["metrics"]["train_loss"][-1] < result["metrics"]["train_loss"][0]
     start = init_scores(weights, np.random.default_rng(0))

@@ -2,17 +2,16 @@
 import numpy as np
 import pytest
 
-import minigrok.runs as runs_module
 import minigrok.train as train_module
-from minigrok import io
+from minigrok import io, store
 from minigrok.cli import main
-from minigrok.runs import read_metrics, resume_run, run
+from minigrok.runs import resume_run, train_run
 
 CFG = {"p": 13, "epochs": 40, "checkpoint_every": 10, "seed": 2, "lr": 3e-3}
 
 
 def test_resume_after_interrupt_is_identical(tmp_path, monkeypatch):
-    whole = run(CFG, str(tmp_path / "whole"), quiet=True)
+    whole = train_run(CFG, str(tmp_path / "whole"), quiet=True)
 
     real_step, calls = train_module.train_step, {"n": 0}
 
@@ -24,16 +23,16 @@ def test_resume_after_interrupt_is_identical(tmp_path, monkeypatch):
 
     monkeypatch.setattr(train_module, "train_step", interrupted_step)
     with pytest.raises(KeyboardInterrupt):
-        run(CFG, str(tmp_path / "cut"), quiet=True)
+        train_run(CFG, str(tmp_path / "cut"), quiet=True)
     monkeypatch.setattr(train_module, "train_step", real_step)
     assert not (tmp_path / "cut" / "final.npz").exists()
-    assert runs_module.latest_checkpoint(str(tmp_path / "cut"))[0] == 20
+    assert store.checkpoint_epochs(str(tmp_path / "cut")) == [10, 20]
 
     resumed = resume_run(str(tmp_path / "cut"), quiet=True)
     for k, w in whole["params"].items():
         assert np.array_equal(w, resumed["params"][k]), k
-    a = read_metrics(str(tmp_path / "whole" / "metrics.csv"))
-    b = read_metrics(str(tmp_path / "cut" / "metrics.csv"))
+    a = io.load_metrics(str(tmp_path / "whole" / "metrics.csv"))
+    b = io.load_metrics(str(tmp_path / "cut" / "metrics.csv"))
     assert a == b
     assert whole["summary"]["thresholds"] == resumed["summary"]["thresholds"]
 
@@ -45,12 +44,12 @@ def test_resume_through_the_cli_extends_a_run(tmp_path, capsys):
     assert main(["train", "--resume", out, "--epochs", "20", "--quiet"]) == 0
     capsys.readouterr()
     assert io.load_json(f"{out}/summary.json")["epochs_run"] == 20
-    assert read_metrics(f"{out}/metrics.csv")["epoch"] == list(range(21))
-    whole = run({"p": 11, "epochs": 20, "checkpoint_every": 5}, str(tmp_path / "whole"), quiet=True)
+    assert io.load_metrics(f"{out}/metrics.csv")["epoch"] == list(range(21))
+    whole = train_run({"p": 11, "epochs": 20, "checkpoint_every": 5}, str(tmp_path / "whole"), quiet=True)
     resumed = io.load_npz(f"{out}/final.npz")["params"]
     assert all(np.array_equal(whole["params"][k], resumed[k]) for k in resumed)
 
 
 def test_resume_missing_dir_is_a_clear_error(tmp_path, capsys):
     assert main(["train", "--resume", str(tmp_path / "nope")]) == 2
-    assert "does not exist" in capsys.readouterr().err
+    assert "holds no minigrok run" in capsys.readouterr().err

@@ -1,6 +1,7 @@
 """K models as one stacked model: the layers and models on (K, ...) arrays against one
 model at a time, the attention's last-query form against central differences, and
-stacked training against K separate runs of minigrok.train.train_loop (float64)."""
+stacked training (train_loop with stacked=True) against K separate runs of the same
+loop (float64)."""
 import json
 
 import numpy as np
@@ -16,9 +17,8 @@ from minigrok.losses import cross_entropy
 from minigrok.masks import apply, ones_like
 from minigrok.models import get_model, model_config
 from minigrok.pruning.magnitude import magnitude_prune
-from minigrok.runs import read_metrics
-from minigrok.stacked import stack, train_stacked
-from minigrok.train import grokking_times, model_functions, train_loop
+from minigrok.io import load_metrics
+from minigrok.train import DATA_KEYS, grokking_times, model_functions, stack, train_loop
 
 seeds = st.integers(0, 2**32 - 1)
 SMALL = {"mlp": {"d_emb": 24, "d_hidden": 8}, "transformer": {"d_model": 12, "d_head": 6,
@@ -97,13 +97,20 @@ HP = {"lr": 1e-2, "weight_decay": 1.0, "betas": (0.9, 0.98), "eps": 1e-8, "epoch
       "eval_every": 10, "stop_after": 50, "stop_threshold": 0.99}
 
 
+def train_stacked(model, params_list, data_list, hp, masks_list=None):
+    """K runs as one stacked train_loop; one outcome per run."""
+    return train_loop(model, stack(params_list), stack([{k: d[k] for k in DATA_KEYS} for d in data_list]),
+                      hp, stack(masks_list) if masks_list else None, stacked=True, quiet=True)
+
+
 def _compare(separate, stacked):
     """Every metric of every row, t_mem / t_gen and the final parameters."""
-    for (params, _, metrics), result in zip(separate, stacked):
+    for one, result in zip(separate, stacked):
+        params, metrics = one["params"], one["metrics"]
         assert result["metrics"]["epoch"] == metrics["epoch"]
         for column, values in metrics.items():
             assert np.allclose(result["metrics"][column], values, rtol=1e-10, atol=1e-12), column
-        assert result["times"] == grokking_times(metrics)
+        assert grokking_times(result["metrics"]) == grokking_times(metrics)
         for k, w in params.items():
             assert np.allclose(result["params"][k], w, rtol=1e-9, atol=1e-12), k
 
@@ -120,10 +127,9 @@ def test_stacked_training_matches_separate_runs():
         for rate in (None, 0.5):
             masks = magnitude_prune(params, rate=rate) if rate else None
             runs.append((apply(params, masks), data, masks))
-    separate = [train_loop(model, {k: w.copy() for k, w in p0.items()}, data, HP, masks, quiet=True)
-                for p0, data, masks in runs]
+    separate = [train_loop(model, p0, data, HP, masks, quiet=True)[0] for p0, data, masks in runs]
     stacked = train_stacked(model, [r[0] for r in runs], [r[1] for r in runs], HP,
-                            [m if m is not None else ones_like(p0) for p0, _, m in runs], quiet=True)
+                            [m if m is not None else ones_like(p0) for p0, _, m in runs])
     stops = [r["metrics"]["epoch"][-1] for r in stacked]
     assert len(set(stops)) >= 3 and max(stops) == HP["epochs"] and min(stops) < HP["epochs"], stops
     _compare(separate, stacked)
@@ -132,30 +138,37 @@ def test_stacked_training_matches_separate_runs():
 def test_stacked_transformer_matches_separate_runs():
     model, params, data = _setup("transformer", 2)
     hp = {**HP, "lr": 1e-3, "epochs": 12, "eval_every": 3, "stop_after": None}
-    separate = [train_loop(model, {k: w.copy() for k, w in p.items()}, d, hp, quiet=True)
-                for p, d in zip(params, data)]
-    _compare(separate, train_stacked(model, params, data, hp, quiet=True))
+    separate = [train_loop(model, p, d, hp, quiet=True)[0] for p, d in zip(params, data)]
+    _compare(separate, train_stacked(model, params, data, hp))
 
 
 def test_sweep_command(tmp_path, capsys):
-    """`minigrok sweep`: dense runs per seed, then the (rate, seed) tickets stacked; the
-    rate-0 ticket (mask of ones, rewound to theta_0) repeats its dense run."""
+    """`minigrok sweep`: the rate-sweep recipe. Dense runs per seed, the (rate, seed)
+    tickets stacked; rate 0.0 is the dense run itself; a stacked ticket gives the numbers
+    of the same ticket trained alone."""
     out = tmp_path / "sweep"
-    args = ["sweep", "--p", "11", "--epochs", "12", "--eval-every", "3", "--checkpoint-every", "0",
+    args = ["sweep", "--p", "11", "--epochs", "12", "--eval-every", "3", "--checkpoint-every", "4",
             "--rates", "0,0.5", "--seeds", "0,1", "--quiet", "--out", str(out)]
     assert main(args) == 0
-    assert "median" in capsys.readouterr().out
+    assert "rate=0.5" in capsys.readouterr().out
     summary = json.loads((out / "summary.json").read_text())
     rows = (out / "results.csv").read_text().splitlines()
-    assert len(rows) == 1 + 4 and rows[0].startswith("rate,density,seed,t_mem,t_gen")
+    assert len(rows) == 1 + 4 and rows[0].startswith("condition,seed,density,t_mem,t_gen")
     assert [(r["rate"], r["seed"]) for r in summary["results"]] == [(0, 0), (0, 1), (0.5, 0), (0.5, 1)]
     assert abs(summary["results"][2]["density"] - 0.5) < 1e-3
-    for seed in (0, 1):
-        dense = read_metrics(str(out / f"dense_seed{seed}" / "metrics.csv"))
-        ticket = read_metrics(str(out / "metrics" / f"rate0_seed{seed}.csv"))
-        assert ticket["epoch"] == dense["epoch"]
-        for column in ("train_loss", "test_loss", "l2"):
-            assert np.allclose(ticket[column], dense[column], rtol=1e-4), column
+    dense = load_metrics(str(out / "metrics" / "rate=0.0_dense_seed0.csv"))
+    assert dense["epoch"] == list(range(0, 13, 3))
+    ticket_dirs = [out / r for r in summary["runs"] if "-d0.500-" in r]
+    assert len(ticket_dirs) == 2
+    # the seed-0 ticket again, alone through `minigrok ticket`: the same numbers
+    assert main(["ticket", "--p", "11", "--epochs", "12", "--eval-every", "3", "--checkpoint-every", "4",
+                 "--rate", "0.5", "--seed", "0", "--quiet", "--out", str(tmp_path / "alone")]) == 0
+    alone = json.loads((tmp_path / "alone" / "summary.json").read_text())
+    stacked = load_metrics(str(out / "metrics" / "rate=0.5_seed0.csv"))
+    single = load_metrics(str(tmp_path / "alone" / alone["runs"]["ticket"] / "metrics.csv"))
+    assert single["epoch"] == stacked["epoch"]
+    for column in ("train_loss", "test_loss", "l2"):
+        assert np.allclose(single[column], stacked[column], rtol=1e-5), column
 
 
 @pytest.mark.parametrize("bad", [["--rates", "0.1,x"], ["--rates", "1.0"], ["--seeds", "0,0"]])

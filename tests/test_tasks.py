@@ -175,9 +175,9 @@ def test_a_bias_free_relu_layer_cannot_fit_3_bit_parity_but_one_with_the_constan
 
 
 def test_layer_sizes_that_do_not_fit_the_data_are_one_line_errors(tmp_path, capsys):
-    from minigrok.runs import build_run, with_defaults
+    from minigrok.runs import plan
     with pytest.raises(MinigrokError, match=r"layer sizes \[30, 1000, 2\] do not fit the parity data: it has 31 inputs"):
-        build_run(with_defaults({"task": "parity", "sizes": [30, 1000, 2]}))
+        plan({"task": "parity", "sizes": [30, 1000, 2]})
 
 
 def test_mnist_brings_its_own_schedule_and_thresholds(tmp_path, capsys):
@@ -202,13 +202,14 @@ def test_n_train_and_kappa_from_the_cli(tmp_path, capsys):
     values are one-line errors."""
     from minigrok import io
     from minigrok.cli import main
-    from minigrok.runs import build_run, with_defaults
+    from minigrok.runs import plan
     out = str(tmp_path / "reg")
     assert main(["train", "--task", "regression", "--n-train", "37", "--kappa", "3", "--epochs", "2",
                  "--quiet", "--out", out]) == 0
     summary = io.load_json(out + "/summary.json")
     assert summary["data"]["n_train"] == 37 and summary["config"]["kappa"] == 3.0
-    _, data, params, _ = build_run(with_defaults({"task": "regression", "n_train": 37, "kappa": 3.0}))
+    spec = plan({"task": "regression", "n_train": 37, "kappa": 3.0})
+    data, params = spec["data"], spec["params"]
     assert data["train_x"].shape == (37, 41)
     # W_1 (40, 41) ~ N(0, (3 / sqrt(41))^2): its sample std is near 3 / sqrt(41) = 0.469
     assert abs(float(params["W_1"].std()) - 3 / 41 ** 0.5) < 0.05

@@ -10,7 +10,7 @@ from minigrok import attention, io, layers
 from minigrok.cli import main
 from minigrok.losses import cross_entropy
 from minigrok.models import get_model, model_config, transformer
-from minigrok.ticket import ticket_experiment
+from minigrok.recipes import run_recipe
 
 from gradcheck import assert_close, numerical_grad
 
@@ -307,9 +307,10 @@ def test_transformer_ticket_generalises_sooner(tmp_path):
     reaches 0.95 at epoch 300, the ticket (keep 40%, rewound to theta_0) at 180; at 0.99 the
     ticket stalls at ~0.98 on some seeds, hence 0.95. ~5-10 s on one core."""
     cfg = {"model": "transformer", "p": 23, "split": "all", "frac": 0.8, "lr": 3e-3, "seed": 0,
-           "epochs": 1500, "eval_every": 10, "checkpoint_every": 0, "stop_threshold": 0.95,
+           "epochs": 1500, "eval_every": 10, "checkpoint_every": 500, "stop_threshold": 0.95,
            "stop_after": 100}
-    summary = ticket_experiment(cfg, str(tmp_path), rate=0.6, dense_stop_after=100, quiet=True)
+    summary = run_recipe("ticket", cfg, str(tmp_path), str(tmp_path), [0],
+                         {"rate": 0.6, "dense_stop_after": 100}, quiet=True)
     dense = summary["dense"]["thresholds"]["0.95"]["t_gen"]
     ticket = summary["ticket"]["thresholds"]["0.95"]["t_gen"]
     assert dense is not None and ticket is not None, summary

@@ -17,8 +17,10 @@ import numpy as np
 
 from .. import io
 from ..errors import MinigrokError
+from ..masks import density as mask_density
+from ..masks import density_per_layer
 from ..pruning.magnitude import SCOPES, density_from, magnitude_prune
-from ..runs import read_metrics
+from ..pruning.random import random_blocks_like
 from . import fourier, graph, mask_dynamics, neurons, progress
 
 DEFAULT_DENSITY = 0.4  # the ticket's default: rate 0.6
@@ -32,17 +34,23 @@ def _is_run(path):
 
 
 def find_runs(path):
-    """{label: run dir}: {"dense", "ticket"} for a ticket folder, {name: path} for one run;
-    a one-line error for anything else."""
+    """{label: run dir}: {"dense", "ticket"} for a ticket folder (the two runs its
+    summary.json reports), {name: path} for one run; a one-line error for anything else."""
     if not os.path.isdir(path):
         raise MinigrokError(f"{path!r} is not a folder (give a run directory or a ticket folder)")
-    sub = {k: os.path.join(path, k) for k in ("dense", "ticket")}
-    if all(_is_run(d) for d in sub.values()):
-        return sub
     if _is_run(path):
         return {os.path.basename(os.path.normpath(path)) or "run": path}
+    summary_path = os.path.join(path, "summary.json")
+    if os.path.isfile(summary_path):
+        runs = io.load_json(summary_path).get("runs")
+        if isinstance(runs, dict) and set(runs) == {"dense", "ticket"}:
+            sub = {k: os.path.join(path, v) for k, v in runs.items()}
+            missing = [d for d in sub.values() if not _is_run(d)]
+            if missing:
+                raise MinigrokError(f"{path!r}: its summary.json names {missing[0]!r}, which holds no run")
+            return sub
     raise MinigrokError(f"{path!r} is not a minigrok run (no config.json + init.npz) nor a ticket "
-                        "folder (no dense/ and ticket/ runs)")
+                        "folder (no summary.json naming a dense and a ticket run)")
 
 
 def checkpoint_list(run_dir):
@@ -72,7 +80,7 @@ def load_run(run_dir, max_checkpoints=None):
     """{"dir", "config", "metrics", "checkpoints", "fixed_mask"} of a run directory."""
     metrics_path = os.path.join(run_dir, "metrics.csv")
     return {"dir": run_dir, "config": io.load_json(os.path.join(run_dir, "config.json")),
-            "metrics": read_metrics(metrics_path) if os.path.isfile(metrics_path) else None,
+            "metrics": io.load_metrics(metrics_path) if os.path.isfile(metrics_path) else None,
             "checkpoints": thin(checkpoint_list(run_dir), max_checkpoints),
             "fixed_mask": io.load_npz(os.path.join(run_dir, "init.npz"))["masks"]}
 
@@ -185,7 +193,7 @@ def density_rows(masks_by_run):
     """Per run and matrix: the fraction of weights its mask keeps."""
     return [{"run": label, "matrix": k, "kept_fraction": v}
             for label, masks in masks_by_run.items()
-            for k, v in neurons.kept_fraction_per_layer(masks).items()]
+            for k, v in {**density_per_layer(masks), "global": mask_density(masks)}.items()]
 
 
 # ----------------------------------------------------------------------------------------
@@ -202,7 +210,7 @@ def write_csv(path, rows):
     for row in rows:
         writer.writerow({k: (repr(float(v)) if isinstance(v, (float, np.floating)) else v)
                          for k, v in row.items()})
-    io._atomic_write(path, lambda f: f.write(buf.getvalue().encode()))
+    io.atomic_write(path, lambda f: f.write(buf.getvalue().encode()))
 
 
 def analyze(path, density=None, scope=None, max_checkpoints=40, quiet=False):
@@ -238,7 +246,7 @@ def analyze(path, density=None, scope=None, max_checkpoints=40, quiet=False):
     graph_baseline = []
     label = "dense" if "dense" in runs else next(iter(runs))
     if graph.network_chain(finals[label]) is not None:
-        chain = graph.random_mask_like(graph.network_chain(masks_by_run[label])[0], np.random.default_rng(0))
+        chain = random_blocks_like(graph.network_chain(masks_by_run[label])[0], np.random.default_rng(0))
         g = graph.graph_metrics(chain, graph.network_chain(finals[label])[0])
         graph_baseline = [{"run": f"random mask ({label} final weights)",
                            **{f"graph_{k}": v for k, v in g.items()}}]
@@ -254,7 +262,7 @@ def analyze(path, density=None, scope=None, max_checkpoints=40, quiet=False):
     for name, rows in tables.items():
         if rows:
             write_csv(os.path.join(out_dir, f"{name}.csv"), rows)
-    from .report_plots import write_figures  # matplotlib only when plotting
+    from ..figures import write_figures  # matplotlib only when plotting
     files += write_figures(out_dir, tables, {k: r["metrics"] for k, r in runs.items()},
                            {"density": density, "scope": scope, "model": model})
     return {"dir": out_dir, "files": files, "tables": tables}

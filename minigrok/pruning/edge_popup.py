@@ -15,25 +15,26 @@ kaiming_uniform_(a=sqrt(5))): s ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in the
 axis the matrix is applied along (the first axis of W_U, the last of every other matrix);
 or 'magnitude': s = |W|, which starts from the magnitude-pruned mask.
 
-Defaults follow the reference scripts (edge_pop_*.sh): AdamW lr 1e-2, betas (0.9, 0.98),
-keep 40% per matrix ("--pruning_rate 0.4" keeps 40%), starting from the dense run's
-epoch-1000 checkpoint (memorised, not generalised). Table 1 of the paper reports test
-accuracy at 600 / 1000 / 1400 / 2000 epochs.
+supermask_model(model, weights, density) presents the frozen weights as a model whose
+parameters are the scores (forward(s, x) runs the model on W * m), so that the one
+training loop (train.py) trains scores with AdamW as it trains weights; the recipe
+(recipes/edge_popup.py) follows the reference scripts (edge_pop_*.sh): AdamW lr 1e-2,
+betas (0.9, 0.98), keep 40% per matrix ("--pruning_rate 0.4" keeps 40%), starting from the
+dense run's epoch-1000 checkpoint. Table 1 of the paper reports test accuracy at 600 /
+1000 / 1400 / 2000 epochs.
 """
+from types import SimpleNamespace
+
 import numpy as np
 
-from ..backend import array_module, to_float
+from ..backend import array_module
 from ..errors import MinigrokError
 from ..losses import accuracy, cross_entropy
 from ..masks import apply
-from ..optim import adamw_init, adamw_step
-from ..progress import progress_end, progress_start, progress_update
-from ..train import METRIC_COLUMNS, evaluate, model_functions, weight_norms
-from .magnitude import density_from, top_k_mask
+from ..train import model_functions
+from .magnitude import top_k_mask
 
 REPORT_EPOCHS = (600, 1000, 1400, 2000)
-DEFAULTS = {"lr": 1e-2, "weight_decay": 1.0, "betas": (0.9, 0.98), "eps": 1e-8,
-            "epochs": 2000, "eval_every": 100}
 INITS = ("kaiming_uniform", "magnitude")
 
 
@@ -74,47 +75,21 @@ def edge_popup_gradients(model, weights, scores, masks, x, y):
     return loss, accuracy(logits, y), dscores
 
 
-def edge_popup_train(model, weights, data, hp=None, rate=None, density=None, scope="layer",
-                     scores=None, rng=None, init="kaiming_uniform",
-                     report_epochs=REPORT_EPOCHS, quiet=True):
-    """Train the scores of frozen `weights` for hp['epochs'] full-batch AdamW steps.
+def supermask_model(model, weights, density, scope="layer"):
+    """The frozen weights as a model of their scores: forward(s, x) = model on
+    W * top_k(|s|), backward gives dL/ds by the straight-through rule (module docstring),
+    effective_weights(s) = W * top_k(|s|) (for the weight norms the loop logs)."""
+    forward_w, backward_w = model_functions(model)
+    xp = array_module(*weights.values())
 
-    data: device arrays train_x/train_y/test_x/test_y. scores: initial scores, or drawn
-    by init_scores(weights, rng, init). Metrics (train_loop's columns, norms of W_eff) are
-    logged every hp['eval_every'] epochs and at report_epochs; epoch n is after n steps.
-    Returns {"scores", "masks", "metrics", "test_acc_at": {epoch: test accuracy}}.
-    """
-    density = density_from(rate, density)
-    hp = {**DEFAULTS, **(hp or {})}
-    if scores is None:
-        if rng is None:
-            raise MinigrokError("edge-popup needs initial scores or a numpy Generator rng to draw them")
-        scores = init_scores(weights, rng, init)
-    scores = {k: s.copy() for k, s in scores.items()}  # trained in place
-    state = adamw_init(scores)
-    epochs, every, report = hp["epochs"], hp["eval_every"], set(report_epochs)
-    metrics = {c: [] for c in METRIC_COLUMNS}
-    bar = progress_start("edge-popup", 0, epochs, every=max(1000, every), enabled=not quiet)
-    for epoch in range(epochs + 1):
-        logged = epoch % every == 0 or epoch in report or epoch == epochs
-        masks = supermask(scores, density, scope)
-        effective = apply(weights, masks)
-        if logged:  # measured before this epoch's step, as train.py does
-            test_loss, test_acc = evaluate(model, effective, data["test_x"], data["test_y"])
-            l1, l2 = weight_norms(effective)
-        if epoch == epochs:
-            train_loss, train_acc = evaluate(model, effective, data["train_x"], data["train_y"])
-        else:
-            train_loss, train_acc, dscores = edge_popup_gradients(
-                model, weights, scores, masks, data["train_x"], data["train_y"])
-            adamw_step(scores, dscores, state, lr=hp["lr"], weight_decay=hp["weight_decay"],
-                       betas=tuple(hp["betas"]), eps=hp["eps"])
-        if logged:
-            row = (epoch, to_float(train_loss), to_float(train_acc), to_float(test_loss),
-                   to_float(test_acc), l1, l2)
-            for column, value in zip(METRIC_COLUMNS, row):
-                metrics[column].append(value)
-            progress_update(bar, epoch, f"train {row[2]:.3f} test {row[4]:.3f}")
-    progress_end(bar)
-    test_acc_at = {e: a for e, a in zip(metrics["epoch"], metrics["test_acc"]) if e in report}
-    return {"scores": scores, "masks": masks, "metrics": metrics, "test_acc_at": test_acc_at}
+    def forward(scores, x):
+        logits, cache = forward_w(apply(weights, supermask(scores, density, scope)), x)  # (B, p)
+        return logits, (cache, scores)
+
+    def backward(dlogits, cache):
+        inner, scores = cache
+        d_eff = backward_w(dlogits, inner)  # dL/dW_eff, same keys
+        return {k: xp.sign(scores[k]) * d_eff[k] * w for k, w in weights.items()}
+
+    return SimpleNamespace(forward=forward, backward=backward,
+                           effective_weights=lambda scores: apply(weights, supermask(scores, density, scope)))

@@ -6,7 +6,7 @@ no sparsity.
     theta_0' = theta_0 * r_p                         dense, |theta_0'|_p = |theta_0 * m|_p
 
 equivalently theta_0 ~ N(0, (kappa r_p / sqrt(fan_in))^2). theta_0' is then trained dense
-with the ticket's optimiser settings; if the ticket groks sooner, its speed-up is not
+with the ticket's optimiser settings (recipes/norm_control.py); if the ticket groks sooner, its speed-up is not
 explained by its smaller initial norm alone.
 
 (The reference code's L2 variant multiplies by sqrt(ratio) of its own ratio; we follow the
@@ -14,8 +14,6 @@ paper's formula, whose L2 norm equality the tests check.)
 """
 from ..backend import array_module, to_float
 from ..errors import MinigrokError
-from ..optim import DEFAULTS as ADAMW_DEFAULTS
-from ..train import train_loop
 
 NORMS = ("l1", "l2")
 
@@ -41,12 +39,3 @@ def norm_matched_init(params0, masks, norm="l2"):
     r = norm_ratio(params0, masks, norm)
     return {k: w * w.dtype.type(r) for k, w in params0.items()}
 
-
-def train_norm_matched(model, params0, masks, data, hp, norm="l2", quiet=True):
-    """Train theta_0 * r_p dense with the settings hp (train_loop's keys; lr, weight_decay,
-    betas, eps default to AdamW's). Returns (params, opt_state, metrics, r_p)."""
-    hp = {"eval_every": 1, **ADAMW_DEFAULTS, **hp}
-    params = norm_matched_init(params0, masks, norm)
-    params, state, metrics = train_loop(model, params, data, hp, label=f"dense {norm}-matched",
-                                        quiet=quiet)
-    return params, state, metrics, norm_ratio(params0, masks, norm)

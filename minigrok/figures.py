@@ -1,24 +1,151 @@
-"""The figures of `minigrok analyze` (matplotlib, Agg backend), drawn from report.py's
-tables. Epoch axes are logarithmic (epoch n drawn at n + 1) so a ticket that groks in a few
-hundred epochs and a dense net that groks in tens of thousands fit one picture; each panel
-carries the run's test accuracy, faint, on a right-hand axis."""
+"""Every figure minigrok draws (matplotlib on the Agg backend, imported only when a figure
+is drawn, so that training never needs it; works without a screen).
+
+    runs         accuracy curves of runs, attention patterns of Transformers
+    recipes      an experiment's curves next to its t_gen per condition
+    analyze      the figures of `minigrok analyze`, drawn from analysis/report.py's tables
+
+Epoch axes are logarithmic (epoch n drawn at n + 1) so a ticket that groks in a few
+hundred epochs and a dense net that groks in tens of thousands fit one picture.
+"""
 import os
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from ..io import _atomic_write  # noqa: E402
+from .io import atomic_write
 
 
-def _save(fig, path):
+def _pyplot():
+    """matplotlib.pyplot on the Agg backend, imported only when a figure is drawn."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _save(fig, path, dpi=110):
+    plt = _pyplot()
     fig.tight_layout()
-    _atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    atomic_write(path, lambda f: fig.savefig(f, format=os.path.splitext(path)[1][1:] or "png", dpi=dpi))
     plt.close(fig)
     return path
 
+
+# ----------------------------------------------------------------------------------------
+# runs
+
+def plot_accuracy_curves(runs, path, title="", ylabel="accuracy"):
+    """Train (dashed) and test (solid) accuracy (or R^2: ylabel) vs epoch, log x, one
+    colour per run; the axis is cut at [0, 1].
+
+    runs: {label: metrics dict with 'epoch', 'train_acc', 'test_acc'}.
+    """
+    fig, ax = _pyplot().subplots(figsize=(7, 4.2))
+    for i, (label, m) in enumerate(runs.items()):
+        colour = f"C{i}"
+        epochs = [e + 1 for e in m["epoch"]]  # log axis: plot epoch n at n + 1
+        ax.plot(epochs, m["train_acc"], "--", color=colour, lw=1.2, label=f"{label} train")
+        ax.plot(epochs, m["test_acc"], "-", color=colour, lw=1.6, label=f"{label} test")
+    ax.set_xscale("log")
+    ax.set_xlabel("epoch + 1")
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title(title, fontsize=10)
+    _save(fig, path, dpi=120)
+
+
+def plot_attention_patterns(patterns, p, path, title=""):
+    """Heat maps of the attention the last position pays to the first token a, over all
+    inputs (a, b): one panel per run. patterns: {label: array (p, p)} with entry [a, b] =
+    att[query = last, key = first] for the input [a, b] (the rest, 1 - that, goes to b)."""
+    fig, axes = _pyplot().subplots(1, len(patterns), figsize=(4.2 * len(patterns), 3.8), squeeze=False)
+    for ax, (label, weight_on_a) in zip(axes[0], patterns.items()):
+        image = ax.imshow(weight_on_a, cmap="viridis", origin="lower")  # colours span its range
+        ax.set_title(f"{label}: attention to a, {weight_on_a.min():.3f}-{weight_on_a.max():.3f}",
+                     fontsize=9)
+        ax.set_xlabel("b")
+        ax.set_ylabel("a")
+        fig.colorbar(image, ax=ax, fraction=0.046)
+    fig.suptitle(title, fontsize=10)
+    _save(fig, path)
+
+
+# ----------------------------------------------------------------------------------------
+# recipes
+
+def _curves(ax, summary, curves, column="test_acc", ylabel="test accuracy", log_y=False):
+    colours = {c: f"C{i % 10}" for i, c in enumerate(summary["by_condition"])}
+    shown = set()
+    for (cond, seed), m in curves.items():
+        if cond not in colours:
+            continue
+        label = None if cond in shown else cond
+        shown.add(cond)
+        ax.plot([e + 1 for e in m["epoch"]], m[column], color=colours[cond], lw=1.1,
+                alpha=0.85, label=label)
+    ax.set_xscale("log")
+    if log_y:
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch + 1")
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=6, loc="best")
+
+
+def _t_gen_bars(ax, summary, threshold="0.99"):
+    conds = list(summary["by_condition"])
+    cap = summary["config"]["epochs"]
+    for i, cond in enumerate(conds):
+        s = summary["by_condition"][cond][threshold]
+        if s["mean"] is not None:
+            ax.bar(i, s["mean"], yerr=s["std"], color=f"C{i % 10}", alpha=0.6, capsize=3)
+        for v in s["values"]:
+            if v is None:
+                ax.plot(i, cap, "kx")
+            else:
+                ax.plot(i, v, "k.", ms=4)
+    ax.set_xticks(range(len(conds)))
+    ax.set_xticklabels(conds, rotation=45, ha="right", fontsize=7)
+    ax.set_yscale("log")
+    ax.set_ylabel(f"t_gen (test acc >= {threshold})")
+    ax.grid(True, axis="y", which="both", alpha=0.3)
+
+
+def plot_experiment(summary, curves, path, title="", extra_panels=()):
+    """Accuracy curves | t_gen at 0.99 | t_gen at 0.95 | extra panels (each f(ax))."""
+    n = 3 + len(extra_panels)
+    fig, axes = _pyplot().subplots(1, n, figsize=(4.6 * n, 4.4))
+    _curves(axes[0], summary, curves)
+    axes[0].set_ylim(-0.02, 1.02)
+    _t_gen_bars(axes[1], summary, "0.99")
+    _t_gen_bars(axes[2], summary, "0.95")
+    for ax, panel in zip(axes[3:], extra_panels):
+        panel(ax)
+    cfg = summary["config"]
+    ops = ",".join(summary.get("ops") or [cfg["op"]])  # the ops experiment runs several
+    fig.suptitle(f"{title}  ({cfg['model']}, p={cfg['p']}, {ops}, {cfg['split']} split, seeds "
+                 f"{summary['seeds']}; x = never)", fontsize=10)
+    _save(fig, path, dpi=100)
+
+
+def norm_panels(summary, curves):
+    """Two extra panels: L1 and L2 norm of the effective weights over training."""
+    return [lambda ax: _curves(ax, summary, curves, "l1", "L1 norm", log_y=True),
+            lambda ax: _curves(ax, summary, curves, "l2", "L2 norm", log_y=True)]
+
+
+def plotter(title, extra=None):
+    """plot(summary, curves, path) for common.finish; extra(summary, curves) -> panels."""
+    def plot(summary, curves, path):
+        panels = extra(summary, curves) if extra else ()
+        plot_experiment(summary, curves, path, title, panels)
+    return plot
+
+
+# ----------------------------------------------------------------------------------------
+# analyze
 
 def _runs(rows):
     """{run label: its rows} in first-seen order."""
@@ -60,7 +187,7 @@ def plot_spectrum(path, rows, info):
     """Left: spectrum of each run's final W_E and of the first run's initial W_E. Right
     (ticket folders): the mask in the Fourier basis."""
     has_mask = "mask_W_E_fraction" in rows[0]
-    fig, axes = plt.subplots(1, 2 if has_mask else 1, figsize=(12 if has_mask else 7, 4.2), squeeze=False)
+    fig, axes = _pyplot().subplots(1, 2 if has_mask else 1, figsize=(12 if has_mask else 7, 4.2), squeeze=False)
     ax = axes[0][0]
     k = np.array([r["frequency"] for r in rows])[1:]
     column = lambda c: np.array([r[c] for r in rows], dtype=float)[1:]  # noqa: E731
@@ -91,7 +218,7 @@ def plot_spectrum(path, rows, info):
 
 def plot_over_training(path, rows, metrics, panels, title, baseline=None):
     """One panel per (title, [(column, style, label suffix)]), a line per run."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
+    fig, axes = _pyplot().subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
     by_run = _runs(rows)
     for ax, (panel_title, columns) in zip(axes[0], panels):
         for label, rs in by_run.items():
@@ -126,7 +253,7 @@ def plot_jaccard(path, rows, metrics, info):
 
 def plot_progress(path, rows, metrics):
     """MED and the scale-free MED at the checkpoints; accuracy and weight norms every epoch."""
-    fig, axes = plt.subplots(1, 4, figsize=(21, 4.2))
+    fig, axes = _pyplot().subplots(1, 4, figsize=(21, 4.2))
     by_run = _runs(rows)
     for label, rs in by_run.items():
         c = _colour(by_run, label)
@@ -159,7 +286,7 @@ def plot_progress(path, rows, metrics):
 def plot_neurons(path, density_rows, dead_rows):
     """Left: fraction of weights kept per matrix. Right: fraction of units dead by the mask
     per inner layer (count on the bar) and, for the MLP's hidden layer, never active."""
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    fig, axes = _pyplot().subplots(1, 2, figsize=(12, 4.2))
     for ax, rows, group, title in (
             (axes[0], density_rows, "matrix", "fraction of weights kept, per matrix"),
             (axes[1], dead_rows, "layer", "fraction of units dead by the mask (no input or output)")):

@@ -4,18 +4,18 @@
     grokked ticket: the mask of the final dense weights (the epoch cap, 30k)
     each mask rewound to theta_0 and retrained; all (mask, seed) tickets stacked
 
-The cached dense run keeps a checkpoint every --checkpoint-every epochs (default 1000),
+The dense run keeps a checkpoint every --checkpoint-every epochs (default 1000),
 which covers the default epochs. Paper: the earlier the mask, the later (or never) the
 ticket groks; only the grokked ticket gives the full speed-up.
 """
 import time
 
 from ..errors import MinigrokError
-from ..masks import apply
+from .. import store
+from ..figures import plotter
 from ..pruning.magnitude import magnitude_prune
 from ..pruning.non_grokking import EPOCHS, non_grokking_masks
-from .common import as_result, dense_run, finish, result_row, say, ticket_hp, train_group
-from .plots import plotter
+from .common import dense_runs, finish, format_table, result_row, say, ticket_hp, train_masked
 
 NAME = "non-grokking"
 
@@ -30,28 +30,36 @@ def check_epochs(cfg, epochs):
     return list(epochs)
 
 
-def run(cfg, out, seeds, opts, quiet=False):
-    rate = opts.get("rate", 0.6)
-    epochs = check_epochs(cfg, opts.get("at") or list(EPOCHS))
+def check(cfg, seeds, opts):
+    return {**opts, "at": check_epochs(cfg, opts.get("at") or list(EPOCHS))}
+
+
+def run(cfg, root, folder, seeds, opts, quiet=False):
+    rate, epochs = opts["rate"], opts["at"]
     t0 = time.perf_counter()
-    dense = {s: dense_run(cfg, out, s, quiet) for s in seeds}
+    dense = dense_runs(cfg, root, seeds, quiet)
     jobs = []
     for s in seeds:
-        masks = non_grokking_masks(dense[s]["dir"], epochs, rate=rate)
+        weights = {e: store.load_commit(dense[s]["dir"], e, dense[s]["key"])["params"] for e in epochs}
+        masks = non_grokking_masks(weights, rate=rate)
         masks[cfg["epochs"]] = magnitude_prune(dense[s]["params"], rate=rate)
         for epoch, m in masks.items():
             cond = f"grokked ({epoch})" if epoch == cfg["epochs"] else f"epoch {epoch}"
             jobs.append({"cond": cond, "epoch": epoch, "seed": s, "masks": m,
-                         "data": dense[s]["data"], "params": apply(dense[s]["theta_0"], m)})
-    say(f"{NAME}: {len(jobs)} tickets stacked", quiet)
-    results = train_group(dense[seeds[0]]["model"], jobs, ticket_hp(cfg), f"{len(jobs)} tickets", quiet)
+                         "params": dense[s]["theta_0"]})
+    say(f"{NAME}: {len(jobs)} tickets", quiet)
+    results = train_masked(jobs, ticket_hp(cfg), root, f"{len(jobs)} tickets", quiet)
     rows, curves = [], {}
     for s in seeds:
-        rows.append(result_row("dense", s, as_result(dense[s]), None, mask_epoch=None))
+        rows.append(result_row("dense", s, dense[s], None, mask_epoch=None))
         curves[("dense", s)] = dense[s]["metrics"]
     for job, result in sorted(zip(jobs, results), key=lambda jr: (jr[0]["epoch"], jr[0]["seed"])):
         rows.append(result_row(job["cond"], job["seed"], result, job["masks"], mask_epoch=job["epoch"]))
         curves[(job["cond"], job["seed"])] = result["metrics"]
-    return finish(NAME, out, cfg, seeds, rows, curves, t0,
+    return finish(NAME, folder, cfg, seeds, rows, curves, t0,
                   extra={"rate": rate, "mask_epochs": epochs + [cfg["epochs"]]},
-                  plot=plotter(f"non-grokking tickets (rate {rate:g})"), quiet=quiet)
+                  plot=plotter(f"non-grokking tickets (rate {rate:g})"),
+                  runs=[d["dir"] for d in dense.values()] + [r["dir"] for r in results], quiet=quiet)
+
+
+report = format_table

@@ -18,11 +18,10 @@
 import time
 
 from ..errors import MinigrokError
-from ..masks import apply
+from ..figures import plotter
 from ..pruning.magnitude import magnitude_prune
-from .common import (as_result, check_rates, dense_run, finish, result_row, say, ticket_hp,
-                     train_group)
-from .plots import plotter
+from .common import (check_rates, dense_runs, finish, format_table, result_row, say, ticket_hp,
+                     train_masked)
 
 NAME = "no-decay"
 RATES = (0.7, 0.8, 0.9)
@@ -72,27 +71,29 @@ def _jobs(dense, rate_by_seed):
     jobs = []
     for s, rate in rate_by_seed.items():
         masks = magnitude_prune(dense[s]["params"], rate=rate)
-        jobs.append({"seed": s, "rate": rate, "masks": masks, "data": dense[s]["data"],
-                     "params": apply(dense[s]["theta_0"], masks)})
+        jobs.append({"seed": s, "rate": rate, "masks": masks, "params": dense[s]["theta_0"]})
     return jobs
 
 
-def run(cfg, out, seeds, opts, quiet=False):
-    rates = check_rates(opts.get("rates") or RATES)
+def check(cfg, seeds, opts):
     threshold = f"{float(opts.get('grok_threshold', 0.95)):g}"
     if threshold not in ("0.95", "0.99"):
         raise MinigrokError(f"--grok-threshold {threshold} is not allowed: use 0.95 or 0.99")
+    return {**opts, "rates": check_rates(opts.get("rates") or RATES), "grok_threshold": threshold}
+
+
+def run(cfg, root, folder, seeds, opts, quiet=False):
+    rates, threshold = opts["rates"], opts["grok_threshold"]
     t0 = time.perf_counter()
-    dense = {s: dense_run(cfg, out, s, quiet) for s in seeds}
-    model = dense[seeds[0]]["model"]
-    rows, curves = [], {}
+    dense = dense_runs(cfg, root, seeds, quiet)
+    rows, curves, dirs = [], {}, [d["dir"] for d in dense.values()]
 
     def record(cond, job, result, **extra):
         rows.append(result_row(cond, job["seed"], result, job["masks"], rate=job["rate"], **extra))
         curves[(cond, job["seed"])] = result["metrics"]
 
     for s in seeds:
-        record("dense wd=1", {"seed": s, "rate": 0.0, "masks": None}, as_result(dense[s]),
+        record("dense wd=1", {"seed": s, "rate": 0.0, "masks": None}, dense[s],
                weight_decay=cfg["weight_decay"])
     jobs = [j for r in rates for j in _jobs(dense, {s: r for s in seeds})]
     say(f"{NAME}: {len(jobs)} tickets with wd=0", quiet)
@@ -102,7 +103,8 @@ def run(cfg, out, seeds, opts, quiet=False):
     # every epoch would cost more than the training steps.
     every = max(cfg["eval_every"], SEARCH_EVAL_EVERY)
     wd0_hp = ticket_hp(cfg, weight_decay=0.0, stop_threshold=float(threshold), eval_every=every)
-    for job, result in zip(jobs, train_group(model, jobs, wd0_hp, "wd=0 tickets", quiet)):
+    for job, result in zip(jobs, train_masked(jobs, wd0_hp, root, "wd=0 tickets", quiet)):
+        dirs.append(result["dir"])
         record(f"wd=0 rate={job['rate']:g}", job, result, weight_decay=0.0)
 
     def groks(result):
@@ -116,8 +118,9 @@ def run(cfg, out, seeds, opts, quiet=False):
     def evaluate(asked):
         say(f"{NAME}: critical-rate probes {asked}", quiet)
         probe_jobs = _jobs(dense, asked)
-        results = train_group(model, probe_jobs, search_hp, "wd=0 probes", quiet)
+        results = train_masked(probe_jobs, search_hp, root, "wd=0 probes", quiet)
         for job, result in zip(probe_jobs, results):
+            dirs.append(result["dir"])
             rows.append(result_row(f"probe wd=0 rate={job['rate']:g}", job["seed"], result,
                                    job["masks"], rate=job["rate"], weight_decay=0.0))
         return {j["seed"]: groks(r) for j, r in zip(probe_jobs, results)}
@@ -127,15 +130,22 @@ def run(cfg, out, seeds, opts, quiet=False):
     critical_hp = {cfg["weight_decay"]: ticket_hp(cfg), 0.0: {**wd0_hp, "eval_every": cfg["eval_every"]}}
     for wd, hp in critical_hp.items():
         crit_jobs = _jobs(dense, found)
-        for job, result in zip(crit_jobs, train_group(model, crit_jobs, hp, f"critical wd={wd:g}", quiet)):
+        for job, result in zip(crit_jobs, train_masked(crit_jobs, hp, root, f"critical wd={wd:g}", quiet)):
+            dirs.append(result["dir"])
             record(f"critical wd={wd:g}", job, result, weight_decay=wd)
     values = list(found.values())
     extra = {"rates": rates, "grok_threshold": threshold, "brackets": brackets,
              "critical_rate": critical, "probes": probes, "paper_critical_rate": 0.81,
              "critical_rate_mean": sum(values) / len(values) if values else None,
              "critical_rate_range": [min(values), max(values)] if values else None}
-    return finish(NAME, out, cfg, seeds, rows, curves, t0, extra=extra,
-                  plot=plotter("tickets without weight decay; critical rate"), quiet=quiet)
+    return finish(NAME, folder, cfg, seeds, rows, curves, t0, extra=extra,
+                  plot=plotter("tickets without weight decay; critical rate"), runs=dirs,
+                  quiet=quiet)
+
+
+def report(summary):
+    return (format_table(summary) + f"\ncritical rate without weight decay "
+            f"(t_gen@{summary['grok_threshold']}): {summary['critical_rate']} (paper 0.81)")
 
 
 def _col(threshold):

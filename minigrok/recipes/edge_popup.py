@@ -20,14 +20,14 @@ import time
 
 import numpy as np
 
-from .. import io
+from .. import store
 from ..errors import MinigrokError
-from ..pruning.edge_popup import REPORT_EPOCHS, edge_popup_train
-from ..pruning.non_grokking import checkpoint_path
-from ..train import grokking_times
-from .common import (dense_run, eval_grid, finish, on_device, result_row, say, ticket_hp,
-                     train_one)
-from .plots import plotter
+from ..figures import plotter
+from ..pruning.edge_popup import REPORT_EPOCHS, init_scores, supermask, supermask_model
+from ..pruning.magnitude import density_from
+from ..train import grokking_times, train_loop
+from .common import (dense_runs, device_data, eval_grid, finish, format_table, on_device,
+                     result_row, say, ticket_hp, train_one)
 
 NAME = "edge-popup"
 PAPER = {"wd only": (0.53, 0.95, 1.00, 1.00), "EP w/o wd": (0.68, 0.80, 0.84, 0.92),
@@ -35,52 +35,79 @@ PAPER = {"wd only": (0.53, 0.95, 1.00, 1.00), "EP w/o wd": (0.68, 0.80, 0.84, 0.
 
 
 def memorising_state(dense, epoch):
-    """(weights at `epoch`, train acc, test acc there) from the cached dense run."""
-    params = io.load_npz(checkpoint_path(dense["dir"], epoch))["params"]
+    """(weights at `epoch`, train acc, test acc there) from the dense run's checkpoint."""
+    params = store.load_commit(dense["dir"], epoch, dense["key"])["params"]
     m = dense["metrics"]
     i = max((i for i, e in enumerate(m["epoch"]) if e <= epoch), default=0)
-    return {k: params[k] for k in dense["model"].PARAM_NAMES}, m["train_acc"][i], m["test_acc"][i]
+    return params, m["train_acc"][i], m["test_acc"][i]
 
 
-def run(cfg, out, seeds, opts, quiet=False):
-    rate, start = opts.get("rate", 0.6), opts.get("from_epoch", 1000)
-    ep_epochs, lr = opts.get("ep_epochs", 2000), opts.get("ep_lr", 1e-2)
-    if not (isinstance(start, int) and 0 < start <= cfg["epochs"]):
-        raise MinigrokError(f"--from-epoch {start} is not allowed: give a checkpoint epoch in (0, --epochs]")
+def train_edge_popup(model, weights, data, hp, density, scores, scope="layer", label="edge-popup",
+                     quiet=True):
+    """Train the scores of frozen `weights` (host arrays) for hp['epochs'] full-batch AdamW
+    steps with the one training loop (pruning/edge_popup.py's supermask model). Returns
+    {"scores", "masks", "metrics"}; held in memory (a few seconds of training), not stored."""
+    ep_model = supermask_model(model, on_device(weights), density, scope)
+    out = train_loop(ep_model, on_device(scores), device_data(data), {**hp, "stop_after": None},
+                     label=label, quiet=quiet)[0]
+    return {"scores": out["params"], "masks": supermask(out["params"], density, scope),
+            "metrics": out["metrics"]}
+
+
+def check(cfg, seeds, opts):
+    start, ep_epochs = opts.get("from_epoch", 1000), opts.get("ep_epochs", 2000)
+    every = cfg["checkpoint_every"]
+    if not (isinstance(start, int) and 0 < start <= cfg["epochs"] and start % every == 0):
+        raise MinigrokError(f"--from-epoch {start} is not allowed: give a checkpoint epoch in "
+                            f"(0, --epochs], a multiple of --checkpoint-every ({every})")
     if not (isinstance(ep_epochs, int) and ep_epochs >= 1):
         raise MinigrokError(f"--ep-epochs {ep_epochs} is not allowed: give an integer >= 1")
-    report = [e for e in REPORT_EPOCHS if e <= ep_epochs] or [ep_epochs]
+    lr = opts.get("ep_lr", 1e-2)
+    if not lr > 0:
+        raise MinigrokError(f"--ep-lr {lr} is not allowed: the learning rate must be > 0")
+    return {**opts, "from_epoch": start, "ep_epochs": ep_epochs, "ep_lr": lr}
+
+
+def run(cfg, root, folder, seeds, opts, quiet=False):
+    rate, start, ep_epochs, lr = opts["rate"], opts["from_epoch"], opts["ep_epochs"], opts["ep_lr"]
+    report_at = [e for e in REPORT_EPOCHS if e <= ep_epochs] or [ep_epochs]
     hp = {"lr": lr, "weight_decay": cfg["weight_decay"], "betas": cfg["betas"], "eps": cfg["eps"],
-          "epochs": ep_epochs, "eval_every": eval_grid(cfg["eval_every"], report)}
+          "epochs": ep_epochs, "eval_every": eval_grid(cfg["eval_every"], report_at)}
     t0 = time.perf_counter()
-    rows, curves, starts = [], {}, {}
+    rows, curves, starts, dirs = [], {}, {}, []
     for s in seeds:
-        d = dense_run(cfg, out, s, quiet)
+        d = dense_runs(cfg, root, [s], quiet)[s]
         weights, train_acc, test_acc = memorising_state(d, start)
         starts[s] = {"epoch": start, "train_acc": train_acc, "test_acc": test_acc,
                      "memorising": train_acc >= 0.99 and test_acc < 0.95}
         say(f"{NAME}: seed {s} from epoch {start} (train {train_acc:.3f}, test {test_acc:.3f})", quiet)
-        runs = {"wd only": train_one(d["model"], weights, d["data"],
-                                     ticket_hp(cfg, **hp, stop_after=None), None, f"wd only seed {s}", quiet)}
+        wd_only = train_one(weights, s, ticket_hp(cfg, **hp, stop_after=None), None, root,
+                            f"wd only seed {s}", quiet)
+        dirs += [d["dir"], wd_only["dir"]]
+        runs = {"wd only": wd_only}
         for cond, wd in (("EP w/o wd", 0.0), ("EP + wd", cfg["weight_decay"])):
-            r = edge_popup_train(d["model"], on_device(weights), d["device_data"],
-                                 {**hp, "weight_decay": wd}, rate=rate, scope="layer",
-                                 rng=np.random.default_rng(s), report_epochs=report, quiet=quiet)
-            runs[cond] = {"metrics": r["metrics"], "times": grokking_times(r["metrics"]),
-                          "masks": r["masks"]}
+            scores = init_scores(weights, np.random.default_rng(s))
+            r = train_edge_popup(d["model"], weights, d["data"], {**ticket_hp(cfg, **hp), "weight_decay": wd},
+                                 density_from(rate=rate), scores, label=f"{cond} seed {s}", quiet=quiet)
+            runs[cond] = {"metrics": r["metrics"], "times": grokking_times(r["metrics"]), "masks": r["masks"]}
         for cond, result in runs.items():
             m = result["metrics"]
             at = {f"test_acc@{e}": next(a for x, a in zip(m["epoch"], m["test_acc"]) if x == e)
-                  for e in report}
+                  for e in report_at}
             rows.append(result_row(cond, s, result, result.get("masks"), **at))
             curves[(cond, s)] = m
     table = {cond: {f"{e}": float(np.mean([r[f"test_acc@{e}"] for r in rows if r["condition"] == cond]))
-                    for e in report} for cond in PAPER}
-    return finish(NAME, out, cfg, seeds, rows, curves, t0,
+                    for e in report_at} for cond in PAPER}
+    return finish(NAME, folder, cfg, seeds, rows, curves, t0,
                   extra={"rate": rate, "density": 1 - rate, "start": starts, "edge_popup_hp": hp,
                          "table1": table, "paper_table1": {k: dict(zip(map(str, REPORT_EPOCHS), v))
                                                            for k, v in PAPER.items()}},
-                  plot=plotter(f"edge-popup from the epoch-{start} (memorising) weights"), quiet=quiet)
+                  plot=plotter(f"edge-popup from the epoch-{start} (memorising) weights"), runs=dirs,
+                  quiet=quiet)
+
+
+def report(summary):
+    return format_table(summary) + "\n\n" + format_table1(summary)
 
 
 def format_table1(summary):

@@ -1,9 +1,8 @@
 """ops: dense vs grokking ticket for each modular operation (issue 8).
 
 For each op (--ops, default all eight: add, sub, mul, div, x2+y2, x2+xy+y2, x3+xy, rand)
-and seed: the cached dense run of that op (its own folder under OUT/dense_seed<s>/) and
-the ticket at --rate (default 0.6), trained with plain train_loop and the ticket's early
-stop. The table: dense and ticket t_gen (mean over seeds) and the speed-up dense / ticket
+and seed: the dense run of that op (a unit of ROOT/runs/) and the ticket at --rate
+(default 0.6), trained one at a time with the ticket's early stop. The table: dense and ticket t_gen (mean over seeds) and the speed-up dense / ticket
 per op, at 0.99 and 0.95. 'rand' (a random table) is the control: nothing to generalise.
 With the embedding MLP the table also gives each op's symmetric ceiling: the best
 training accuracy any f(a, b) = f(b, a) can reach (data/modular.py), below 1 for a
@@ -15,10 +14,9 @@ import time
 
 from ..data.modular import OPERATIONS, symmetric_ceiling
 from ..errors import MinigrokError
-from ..masks import apply
+from ..figures import plotter
 from ..pruning.magnitude import magnitude_prune
-from .common import as_result, dense_run, finish, result_row, say, ticket_hp, train_one
-from .plots import plotter
+from .common import dense_runs, finish, format_table, result_row, say, ticket_hp, train_one
 
 NAME = "ops"
 
@@ -45,29 +43,38 @@ def speedup_table(rows, ops):
     return table
 
 
-def run(cfg, out, seeds, opts, quiet=False):
-    ops = check_ops(opts.get("ops") or list(OPERATIONS))
-    rate = opts.get("rate", 0.6)
+def check(cfg, seeds, opts):
+    return {**opts, "ops": check_ops(opts.get("ops") or list(OPERATIONS))}
+
+
+def run(cfg, root, folder, seeds, opts, quiet=False):
+    ops, rate = opts["ops"], opts["rate"]
     t0 = time.perf_counter()
-    rows, curves, ceilings = [], {}, {}
+    rows, curves, ceilings, runs = [], {}, {}, []
     for op in ops:
         op_cfg = {**cfg, "op": op}
         for s in seeds:
-            d = dense_run(op_cfg, out, s, quiet)
+            d = dense_runs(op_cfg, root, [s], quiet)[s]
             if cfg["model"] == "mlp":  # the worst seed's: the run's bound
                 c = symmetric_ceiling(d["data"]["train_x"], d["data"]["train_y"])
                 ceilings[op] = min(c, ceilings.get(op, 1.0))
             masks = magnitude_prune(d["params"], rate=rate)
             say(f"{NAME}: {op} seed {s} ticket", quiet)
-            result = train_one(d["model"], apply(d["theta_0"], masks), d["data"], ticket_hp(op_cfg),
-                               masks, f"{op} ticket seed {s}", quiet)
-            for run_name, res, m in (("dense", as_result(d), None), ("ticket", result, masks)):
+            result = train_one(d["theta_0"], s, ticket_hp(op_cfg), masks, root,
+                               f"{op} ticket seed {s}", quiet)
+            runs += [d["dir"], result["dir"]]
+            for run_name, res, m in (("dense", d, None), ("ticket", result, masks)):
                 rows.append(result_row(f"{op} {run_name}", s, res, m, op=op, run=run_name))
                 curves[(f"{op} {run_name}", s)] = res["metrics"]
-    return finish(NAME, out, cfg, seeds, rows, curves, t0,
+    return finish(NAME, folder, cfg, seeds, rows, curves, t0,
                   extra={"ops": ops, "rate": rate, "table": speedup_table(rows, ops),
                          "symmetric_ceiling": ceilings},
-                  plot=plotter(f"dense vs ticket per operation (rate {rate:g})"), quiet=quiet)
+                  plot=plotter(f"dense vs ticket per operation (rate {rate:g})"), runs=runs,
+                  quiet=quiet)
+
+
+def report(summary):
+    return format_table(summary) + "\n\n" + format_ops_table(summary)
 
 
 def format_ops_table(summary):

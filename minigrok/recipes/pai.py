@@ -15,11 +15,10 @@ import time
 
 import numpy as np
 
-from ..masks import apply
+from ..figures import plotter
 from ..pruning import (grasp, magnitude_prune, random_like, snip, synflow,
                        synflow_reference_one_round)
-from .common import as_result, dense_run, finish, result_row, say, ticket_hp, train_group
-from .plots import plotter
+from .common import dense_runs, finish, format_table, result_row, say, ticket_hp, train_masked
 
 NAME = "pai"
 METHODS = ("ticket", "random", "snip", "grasp", "synflow", "synflow-1round-data")
@@ -37,26 +36,33 @@ def pai_masks(model, theta_0, trained, data, rate, seed):
             "synflow-1round-data": synflow_reference_one_round(model, theta_0, x, rate=rate)}
 
 
-def run(cfg, out, seeds, opts, quiet=False):
-    rate = opts.get("rate", 0.6)
+def check(cfg, seeds, opts):
+    return opts
+
+
+def run(cfg, root, folder, seeds, opts, quiet=False):
+    rate = opts["rate"]
     t0 = time.perf_counter()
-    dense = {s: dense_run(cfg, out, s, quiet) for s in seeds}
+    dense = dense_runs(cfg, root, seeds, quiet)
     jobs = []
     for s in seeds:
         say(f"{NAME}: scoring masks for seed {s}", quiet)
         d = dense[s]
         for method, m in pai_masks(d["model"], d["theta_0"], d["params"], d["data"], rate, s).items():
-            jobs.append({"cond": method, "seed": s, "masks": m, "data": d["data"],
-                         "params": apply(d["theta_0"], m)})
-    say(f"{NAME}: {len(jobs)} masks stacked", quiet)
-    results = train_group(dense[seeds[0]]["model"], jobs, ticket_hp(cfg), f"{len(jobs)} masks", quiet)
+            jobs.append({"cond": method, "seed": s, "masks": m, "params": d["theta_0"]})
+    say(f"{NAME}: {len(jobs)} masks", quiet)
+    results = train_masked(jobs, ticket_hp(cfg), root, f"{len(jobs)} masks", quiet)
     rows, curves = [], {}
     for s in seeds:
-        rows.append(result_row("dense", s, as_result(dense[s]), None, method="dense"))
+        rows.append(result_row("dense", s, dense[s], None, method="dense"))
         curves[("dense", s)] = dense[s]["metrics"]
     for job, result in sorted(zip(jobs, results), key=lambda jr: METHODS.index(jr[0]["cond"])):
         rows.append(result_row(job["cond"], job["seed"], result, job["masks"], method=job["cond"]))
         curves[(job["cond"], job["seed"])] = result["metrics"]
-    return finish(NAME, out, cfg, seeds, rows, curves, t0,
+    return finish(NAME, folder, cfg, seeds, rows, curves, t0,
                   extra={"rate": rate, "density": 1 - rate, "methods": list(METHODS)},
-                  plot=plotter(f"ticket vs pruning at init (rate {rate:g})"), quiet=quiet)
+                  plot=plotter(f"ticket vs pruning at init (rate {rate:g})"),
+                  runs=[d["dir"] for d in dense.values()] + [r["dir"] for r in results], quiet=quiet)
+
+
+report = format_table

@@ -1,0 +1,72 @@
+"""Recipes: what `minigrok ticket`, `minigrok sweep` and `minigrok experiment NAME` run.
+Each is a module with NAME, check(cfg, seeds, opts) -> opts (every check, nothing
+written), run(cfg, root, folder, seeds, opts, quiet) -> summary and report(summary) -> the
+text printed. Every run they train is a unit of the run store under ROOT/runs/
+(common.py), so recipes sharing ROOT share their dense runs and rerun idempotently.
+
+    ticket        dense run, magnitude mask, rewind, ticket run (the main job)
+    rate-sweep    ticket t_gen vs pruning rate 0.0 ... 0.9 (`minigrok sweep`)   (stacked)
+    no-decay      wd = 0 tickets, the critical rate, its ticket with / without wd (stacked)
+    non-grokking  masks from dense checkpoints before grokking vs the grokked one (stacked)
+    norm-control  ticket vs L1- / L2-norm-matched dense nets
+    pai           ticket vs random, SNIP, GraSP, SynFlow (both variants)      (stacked)
+    edge-popup    Table 1: wd only / EP w/o wd / EP + wd from the memorising weights
+    imp           iterative magnitude pruning levels vs one-shot
+    ops           dense vs ticket t_gen and speed-up for every modular operation
+"""
+import os
+import time
+
+from .. import store
+from ..errors import MinigrokError
+from ..runs import TOKEN_MODELS
+from . import (edge_popup, imp, no_decay, non_grokking, norm_control, ops, pai, rate_sweep,
+               ticket)
+from .common import DEFAULT_SEEDS, parse_seeds, recipe_config
+
+RECIPES = {m.NAME: m for m in (ticket, rate_sweep, no_decay, non_grokking, norm_control, pai,
+                               edge_popup, imp, ops)}
+EXPERIMENTS = tuple(name for name in RECIPES if name != "ticket")
+
+
+def run_recipe(name, cfg, root, folder=None, seeds=DEFAULT_SEEDS, opts=None, quiet=False):
+    """Check everything, then run recipe `name` with training settings cfg, its units in
+    ROOT/runs/ and its report in folder (default ROOT/<name>/), holding folder's lock.
+    Returns the summary dict (also in folder/summary.json)."""
+    if name not in RECIPES:
+        raise MinigrokError(f"unknown experiment {name!r}; allowed: {', '.join(EXPERIMENTS)}")
+    recipe = RECIPES[name]
+    cfg = recipe_config(cfg)
+    if name != "ticket" and cfg["task"] != "modular":
+        raise MinigrokError(f"experiments run on the modular task, not {cfg['task']!r}")
+    if name != "ticket" and cfg["model"] not in TOKEN_MODELS:
+        raise MinigrokError(f"model {cfg['model']!r} does not run the experiments: use "
+                            f"{' or '.join(TOKEN_MODELS)}")
+    seeds = parse_seeds(seeds)
+    opts = dict(opts or {})
+    rate = opts.setdefault("rate", 0.6)
+    if not 0.0 < rate < 1.0:
+        raise MinigrokError(f"--rate {rate} is outside (0, 1) (the fraction of weights removed)")
+    from ..runs import plan
+    plan({**cfg, "seed": seeds[0]})  # the settings themselves: every check, nothing written
+    opts = recipe.check(cfg, seeds, opts)
+    folder = folder or os.path.join(root, name)
+    store.check_output_folder(root)
+    store.check_output_folder(folder)
+    os.makedirs(folder, exist_ok=True)
+    handle = store.lock(folder)
+    try:
+        t0 = time.perf_counter()
+        summary = recipe.run(cfg, root, folder, seeds, opts, quiet)
+        summary.setdefault("wall_time_s", time.perf_counter() - t0)
+        return summary
+    finally:
+        store.unlock(handle)
+
+
+def report(summary):
+    """The text printed after an experiment (its recipe's report)."""
+    return RECIPES[summary.get("experiment", "ticket")].report(summary)
+
+
+__all__ = ["RECIPES", "EXPERIMENTS", "run_recipe", "report", "parse_seeds"]

@@ -1,0 +1,383 @@
+"""The run store: the one place that knows where a run's files are, writes them, locks
+them, and decides whether a run on disk is reused, continued or refused.
+
+A run folder:
+
+    config.json                 the settings of the last request (a view)
+    split.npz                   the data exactly as used
+    init.npz                    theta_0 (x mask), the mask, the run key and its identity
+    checkpoints/epoch_<n>.npz   params, mask, AdamW state, the metrics rows before epoch n
+                                and the run key: a commit point
+    final.npz                   the same at the run's last row (that row included)
+    metrics.csv, summary.json   views of the newest commit, rebuilt from it
+    .lock                       held (fcntl.flock) by the one process writing the folder
+
+The run key is the SHA-256 of the run's identity: everything that determines its numbers
+(the model and its sizes, the content of the data split, of theta_0 and of the mask,
+the optimiser settings, the logging and stopping settings, dtype and backend; see
+runs.identity). The epoch cap is not part of it: the loop is deterministic, so a run
+trained to n epochs continues exactly as a fresh run with a larger cap would. A folder is
+reused only when its key equals the key asked for; anything else is refused in one line.
+
+Crash consistency by construction: a new folder is set up in a hidden temporary folder
+and renamed into place complete, so a folder with init.npz is always whole. Every file is
+written atomically (io.atomic_write). A checkpoint is self-contained and is the only
+thing resume reads; metrics.csv and summary.json are rebuilt from the newest commit,
+so a kill between two writes loses at most the work since the last checkpoint.
+"""
+import fcntl
+import glob
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+
+import numpy as np
+
+from . import __version__, io
+from .backend import backend_name
+from .errors import MinigrokError
+from .train import grokking_times
+
+FORMAT = 2  # run-folder format; folders of older minigrok versions are refused
+
+
+# ----------------------------------------------------------------------------------------
+# keys
+
+def digest(arrays):
+    """SHA-256 (hex) of a dict of arrays: names, dtypes, shapes and bytes; None for None."""
+    if arrays is None:
+        return None
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def run_key(identity):
+    """SHA-256 (hex) of a run's identity dict, written as canonical JSON."""
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+
+
+# ----------------------------------------------------------------------------------------
+# paths
+
+def checkpoint_path(folder, epoch):
+    """The file of the commit at `epoch`: init.npz for 0, else checkpoints/epoch_<n>.npz."""
+    if epoch == 0:
+        return os.path.join(folder, "init.npz")
+    return os.path.join(folder, "checkpoints", f"epoch_{epoch}.npz")
+
+
+def checkpoint_epochs(folder):
+    """Sorted epochs of the folder's checkpoints/epoch_<n>.npz files."""
+    found = []
+    for path in glob.glob(os.path.join(folder, "checkpoints", "epoch_*.npz")):
+        match = re.search(r"epoch_(\d+)\.npz$", path)
+        if match:
+            found.append(int(match.group(1)))
+    return sorted(found)
+
+
+def is_run(folder):
+    return os.path.isfile(os.path.join(folder, "init.npz"))
+
+
+# ----------------------------------------------------------------------------------------
+# locks
+
+def lock(folder):
+    """Take the folder's advisory write lock; returns the open lock file (keep it open).
+    A second writer gets a one-line error naming the holder's pid."""
+    path = os.path.join(folder, ".lock")
+    f = open(path, "a+")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0)
+        holder = f.read().strip() or "unknown"
+        f.close()
+        raise MinigrokError(f"{folder!r} is being written by another minigrok process (pid "
+                            f"{holder}); wait for it to finish or choose another --out") from None
+    f.seek(0)
+    f.truncate()
+    f.write(str(os.getpid()))
+    f.flush()
+    return f
+
+
+def unlock(handle):
+    handle.close()
+
+
+# ----------------------------------------------------------------------------------------
+# what a folder holds, and what to do with it (reads only)
+
+def check_output_folder(folder, what="--out"):
+    """A one-line error unless folder is an existing folder or can be made one: not a
+    file, nothing on its path a file, its nearest existing parent writable."""
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise MinigrokError(f"{what} {folder!r} is a file, not a folder")
+    parent = os.path.abspath(folder)
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise MinigrokError(f"{what} {folder!r} cannot be made: {parent!r} is a file")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise MinigrokError(f"{what} {folder!r}: {parent!r} is not writable")
+
+
+def read_identity(folder):
+    """(key, identity, config) recorded in the folder's init.npz, with one-line errors for
+    a folder that is not a run of this minigrok format."""
+    meta = io.load_npz(os.path.join(folder, "init.npz"))["meta"]
+    if meta.get("format") != FORMAT or "run_key" not in meta:
+        raise MinigrokError(f"{folder!r} holds a run of another minigrok version (format "
+                            f"{meta.get('format', 1)}, this one reads {FORMAT}); choose another --out")
+    return meta["run_key"], meta["identity"], meta["config"]
+
+
+def differences(a, b, where=("there", "here"), prefix=""):
+    """'key: A there, B here' for every differing leaf of two nested dicts."""
+    out = []
+    for k in sorted(set(a) | set(b), key=str):
+        x, y = a.get(k), b.get(k)
+        if isinstance(x, dict) and isinstance(y, dict):
+            out += differences(x, y, where, f"{prefix}{k}.")
+        elif x != y:
+            out.append(f"{prefix}{k}: {x!r} {where[0]}, {y!r} {where[1]}")
+    return out
+
+
+def decide(folder, spec, view_settings=()):
+    """What to do with folder for the run `spec` (runs.plan) trained to its cfg['epochs']
+    (reads only): {"action": "new"} | {"action": "done"} | {"action": "resume", "epoch": n}.
+    A folder holding another run, a broken checkpoint, or more epochs than asked (that a
+    shorter run would throw away) gives a one-line refusal."""
+    key, epochs = spec["key"], spec["cfg"]["epochs"]
+    check_output_folder(folder)
+    if not os.path.isdir(folder) or not is_run(folder):
+        leftovers = [f for f in os.listdir(folder) if not f.startswith(".")] if os.path.isdir(folder) else []
+        if leftovers:
+            raise MinigrokError(f"{folder!r} is not empty and holds no minigrok run "
+                                f"({', '.join(sorted(leftovers)[:3])}); choose another --out")
+        return {"action": "new"}
+    found_key, found_identity, found_cfg = read_identity(folder)
+    if found_key != key:
+        diff = differences({k: v for k, v in found_cfg.items() if k not in view_settings},
+                           {k: v for k, v in spec["cfg"].items() if k not in view_settings},
+                           ("in the folder", "asked"))
+        diff += [f"the {part} differs" for part in ("data", "theta_0", "mask")
+                 if not diff and found_identity.get(part) != spec["identity"].get(part)]
+        raise MinigrokError(f"{folder!r} holds a run with other settings ("
+                            f"{'; '.join(diff[:4]) or 'another run key'}); choose another --out")
+    final = load_commit(folder, "final", key) if os.path.isfile(os.path.join(folder, "final.npz")) else None
+    trained = max([0] + checkpoint_epochs(folder))
+    if final is not None:
+        last = final["metrics"]["epoch"][-1]
+        if last == epochs or (final["meta"]["stopped_early"] and last <= epochs):
+            return {"action": "done"}
+        trained = max(trained, last)
+    if epochs < trained:
+        raise MinigrokError(f"{folder!r} has trained {trained} epochs; --epochs {epochs} would "
+                            f"throw them away: give --epochs >= {trained} or choose another --out")
+    return {"action": "resume", "epoch": trained}
+
+
+def load_commit(folder, epoch, key):
+    """The commit at `epoch` (0: init.npz; 'final': final.npz) checked against the run
+    key: {"params", "masks", "opt_state", "metrics", "meta"}. One-line refusals for a
+    checkpoint of another run or one without AdamW state or metrics."""
+    path = os.path.join(folder, "final.npz") if epoch == "final" else checkpoint_path(folder, epoch)
+    ckpt = io.load_npz(path)
+    if ckpt["meta"].get("run_key") != key:
+        raise MinigrokError(f"{path!r} belongs to another run (its run key differs from "
+                            f"{folder!r}'s); remove it or choose another --out")
+    if epoch != 0 and (ckpt["opt_state"] is None or ckpt["metrics"] is None):
+        raise MinigrokError(f"{path!r} lacks the AdamW state or the metrics a resume needs; "
+                            "remove it to resume from the checkpoint before it")
+    if epoch == 0:
+        ckpt["metrics"] = {c: [] for c in io.METRIC_COLUMNS}
+    return ckpt
+
+
+def start_state(folder, key, epoch):
+    """(params, opt_state or None, metrics rows before epoch, wall time) to resume from."""
+    if epoch == 0:
+        ckpt = load_commit(folder, 0, key)
+        return ckpt["params"], None, ckpt["metrics"], 0.0
+    final_path = os.path.join(folder, "final.npz")
+    on_disk = checkpoint_epochs(folder)
+    if epoch in on_disk:
+        ckpt = load_commit(folder, epoch, key)
+    else:  # the final row of a run that stopped at its cap: continue from final.npz
+        ckpt = load_commit(folder, "final", key) if os.path.isfile(final_path) else None
+        if ckpt is None or ckpt["metrics"]["epoch"][-1] != epoch:
+            raise MinigrokError(f"{folder!r} has no commit at epoch {epoch}")
+    metrics = {c: [v for e, v in zip(ckpt["metrics"]["epoch"], ckpt["metrics"][c]) if e < epoch]
+               for c in io.METRIC_COLUMNS}
+    return ckpt["params"], ckpt["opt_state"], metrics, float(ckpt["meta"].get("wall_time_s", 0.0))
+
+
+def available_epochs(folder, key, epochs):
+    """Every epoch <= epochs this run can restart from (0, checkpoints, a final at its cap)."""
+    found = {0} | {e for e in checkpoint_epochs(folder) if e <= epochs}
+    if os.path.isfile(os.path.join(folder, "final.npz")):
+        last = io.load_npz(os.path.join(folder, "final.npz"))["metrics"]["epoch"][-1]
+        if last <= epochs:
+            found.add(last)
+    return found
+
+
+# ----------------------------------------------------------------------------------------
+# writing
+
+def _clean_temporaries(folder):
+    """Remove .tmp-* files a killed writer left (the caller holds the folder's lock)."""
+    for path in glob.glob(os.path.join(folder, ".tmp-*")) + \
+            glob.glob(os.path.join(folder, "checkpoints", ".tmp-*")):
+        os.remove(path)
+
+
+def setup(folder, key, identity, cfg, data, params, masks):
+    """Create the run folder complete: config.json, split.npz, init.npz and .lock are
+    written into a hidden temporary folder beside it, which is then renamed into place.
+    Returns the held lock. A crash before the rename leaves only the hidden folder, which
+    the next setup of the same folder removes."""
+    parent, name = os.path.split(os.path.abspath(folder))
+    os.makedirs(parent, exist_ok=True)
+    for stale in glob.glob(os.path.join(parent, f".setup-{name}-*")):
+        pid = stale.rsplit("-", 1)[-1]
+        if not (pid.isdigit() and _alive(int(pid))):
+            shutil.rmtree(stale, ignore_errors=True)
+    tmp = os.path.join(parent, f".setup-{name}-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.mkdir(tmp)  # mode 0777 & ~umask
+    handle = lock(tmp)  # the lock file travels with the folder
+    try:
+        io.save_json(os.path.join(tmp, "config.json"), cfg)
+        io.save_split(os.path.join(tmp, "split.npz"), data)
+        io.save_npz(os.path.join(tmp, "init.npz"), params, masks, None,
+                    {"format": FORMAT, "run_key": key, "identity": identity, "config": cfg, "epoch": 0})
+        if os.path.isdir(folder):  # empty but for what a killed writer left (decide() checked)
+            for leftover in glob.glob(os.path.join(folder, ".tmp-*")) + [os.path.join(folder, ".lock")]:
+                if os.path.isfile(leftover):
+                    os.remove(leftover)
+            os.rmdir(folder)
+        os.rename(tmp, folder)
+    except OSError as exc:
+        unlock(handle)
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise MinigrokError(f"cannot create the run folder {folder!r}: {exc.strerror} (another "
+                            "process may have created it meanwhile; run the command again)") from None
+    except BaseException:
+        unlock(handle)
+        raise
+    return handle
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def open_for_writing(folder):
+    """Lock an existing run folder and remove what a killed writer left behind."""
+    handle = lock(folder)
+    _clean_temporaries(folder)
+    return handle
+
+
+def write_config(folder, cfg):
+    """config.json: the settings of this request (epoch cap, report threshold included)."""
+    path = os.path.join(folder, "config.json")
+    if not os.path.isfile(path) or io.load_json(path) != json.loads(json.dumps(cfg, default=io._jsonable)):
+        io.save_json(path, cfg)
+
+
+def write_checkpoint(folder, key, epoch, state, masks, wall_time_s):
+    """Commit checkpoints/epoch_<n>.npz (self-contained), then the metrics.csv view."""
+    io.save_npz(checkpoint_path(folder, epoch), state["params"], masks, state["opt_state"],
+                {"format": FORMAT, "run_key": key, "epoch": epoch, "wall_time_s": wall_time_s},
+                state["metrics"])
+    io.save_metrics(os.path.join(folder, "metrics.csv"), state["metrics"])
+
+
+def write_final(folder, key, outcome, masks, wall_time_s):
+    """Commit final.npz, then rebuild the metrics.csv and summary.json views."""
+    metrics = outcome["metrics"]
+    io.save_npz(os.path.join(folder, "final.npz"), outcome["params"], masks, outcome["opt_state"],
+                {"format": FORMAT, "run_key": key, "epoch": metrics["epoch"][-1],
+                 "stopped_early": outcome["stopped_early"], "wall_time_s": wall_time_s}, metrics)
+    write_views(folder, key)
+
+
+def write_views(folder, key):
+    """metrics.csv and summary.json rebuilt from final.npz and config.json."""
+    final = load_commit(folder, "final", key)
+    cfg = io.load_json(os.path.join(folder, "config.json"))
+    split_meta = io.load_arrays(os.path.join(folder, "split.npz")).get("meta")
+    data_meta = json.loads(str(split_meta)) if split_meta is not None else {}
+    io.save_metrics(os.path.join(folder, "metrics.csv"), final["metrics"])
+    io.save_json(os.path.join(folder, "summary.json"),
+                 summarize(cfg, data_meta, final, key))
+
+
+def summarize(cfg, data_meta, final, key):
+    """The summary.json dict: settings, data, t_mem / t_gen at every threshold, the final
+    row, density, wall time, run key and versions."""
+    metrics, masks = final["metrics"], final["masks"]
+    times = grokking_times(metrics, cfg.get("report_threshold"))
+    row = {c: metrics[c][-1] for c in io.METRIC_COLUMNS}
+    density = None
+    if masks is not None:
+        density = sum(int(m.sum()) for m in masks.values()) / sum(m.size for m in masks.values())
+    return {"config": cfg, "data": data_meta, **times["0.99"], "thresholds": times,
+            "epochs_run": row["epoch"], "stopped_early": final["meta"]["stopped_early"],
+            "final": row, "density": density, "wall_time_s": final["meta"]["wall_time_s"],
+            "run_key": key, "versions": versions()}
+
+
+def versions():
+    return {"minigrok": __version__, "numpy": np.__version__, "python": platform.python_version(),
+            "backend": backend_name()}
+
+
+def load_result(folder, key):
+    """A finished run: {"params", "masks", "metrics", "summary", "stopped_early", "dir",
+    "key"} from final.npz (the commit), its summary view rebuilt if it is missing or
+    stale."""
+    final = load_commit(folder, "final", key)
+    summary_path = os.path.join(folder, "summary.json")
+    summary = io.load_json(summary_path) if os.path.isfile(summary_path) else None
+    cfg = io.load_json(os.path.join(folder, "config.json"))
+    if (summary is None or summary.get("run_key") != key or summary.get("epochs_run") != final["metrics"]["epoch"][-1]
+            or summary.get("config") != cfg):
+        write_views(folder, key)
+        summary = io.load_json(summary_path)
+    return {"params": final["params"], "masks": final["masks"], "metrics": final["metrics"],
+            "summary": summary, "stopped_early": final["meta"]["stopped_early"], "dir": folder,
+            "key": key}
+
+
+# ----------------------------------------------------------------------------------------
+# a recipe's folder: its report files
+
+def save_report(folder, summary, rows=None, columns=None, curves=None):
+    """A recipe's results: summary.json, results.csv (rows) and metrics/<name>.csv per
+    curve ({name: metrics}); atomically each."""
+    for name, metrics in (curves or {}).items():
+        io.save_metrics(os.path.join(folder, "metrics", f"{name}.csv"), metrics)
+    if rows is not None:
+        io.save_csv(os.path.join(folder, "results.csv"), rows, columns)
+    io.save_json(os.path.join(folder, "summary.json"), summary)
