@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from .io import atomic_write
+from . import io
 
 
 def _pyplot():
@@ -26,7 +26,7 @@ def _pyplot():
 def _save(fig, path, dpi=110):
     plt = _pyplot()
     fig.tight_layout()
-    atomic_write(path, lambda f: fig.savefig(f, format=os.path.splitext(path)[1][1:] or "png", dpi=dpi))
+    io.atomic_write(path, lambda f: fig.savefig(f, format=os.path.splitext(path)[1][1:] or "png", dpi=dpi))
     plt.close(fig)
     return path
 
@@ -125,8 +125,10 @@ def plot_experiment(summary, curves, path, title="", extra_panels=()):
         panel(ax)
     cfg = summary["config"]
     ops = ",".join(summary.get("ops") or [cfg["op"]])  # the ops experiment runs several
-    fig.suptitle(f"{title}  ({cfg['model']}, p={cfg['p']}, {ops}, {cfg['split']} split, seeds "
-                 f"{summary['seeds']}; x = never)", fontsize=10)
+    task = (f"p={cfg['p']}, {ops}, {cfg['split']} split" if cfg["task"] == "modular"
+            else f"{cfg['task']} task")
+    fig.suptitle(f"{title}  ({cfg['model']}, {task}, seeds {summary['seeds']}; x = never)",
+                 fontsize=10)
     _save(fig, path, dpi=100)
 
 

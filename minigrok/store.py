@@ -238,10 +238,13 @@ def available_epochs(folder, key, epochs):
 # writing
 
 def _clean_temporaries(folder):
-    """Remove .tmp-* files a killed writer left (the caller holds the folder's lock)."""
-    for path in glob.glob(os.path.join(folder, ".tmp-*")) + \
-            glob.glob(os.path.join(folder, "checkpoints", ".tmp-*")):
-        os.remove(path)
+    """Remove the .tmp-* files a killed writer left in folder and its subfolders (but
+    runs/, whose units are cleaned under their own locks); the caller holds the lock."""
+    subfolders = [folder] + [os.path.join(folder, d) for d in os.listdir(folder)
+                             if d != "runs" and os.path.isdir(os.path.join(folder, d))]
+    for sub in subfolders:
+        for path in glob.glob(os.path.join(sub, ".tmp-*")):
+            os.remove(path)
 
 
 def setup(folder, key, identity, cfg, data, params, masks):
@@ -292,7 +295,8 @@ def _alive(pid):
 
 
 def open_for_writing(folder):
-    """Lock an existing run folder and remove what a killed writer left behind."""
+    """Lock an existing folder (a run's, or a recipe's report folder) and remove what a
+    killed writer left behind."""
     handle = lock(folder)
     _clean_temporaries(folder)
     return handle

@@ -63,13 +63,13 @@ def evaluate(model, params, x, y, objective="ce"):
 
 def weight_norms(params, n_models=None):
     """(L1, L2) norms of all effective weights taken as one vector, per run: two float64
-    host arrays (n_models,) for stacked params, (1,) for one run's (n_models None)."""
+    host arrays (n_models,) for stacked params, (1,) for one run's (n_models None). Each
+    run's sums are taken over its own arrays, so a run gets the same bits stacked or not."""
     xp = array_module(*params.values())
-    flat = [w if n_models is None else w.reshape(n_models, -1) for w in params.values()]  # (K, size)
-    axis = None if n_models is None else -1
-    l1 = sum(xp.abs(w).astype(xp.float64).sum(axis=axis) for w in flat)  # (K,) or ()
-    l2 = sum((w.astype(xp.float64) ** 2).sum(axis=axis) for w in flat) ** 0.5  # (K,) or ()
-    return _per_run(l1), _per_run(l2)
+    runs = [params] if n_models is None else [{k: w[j] for k, w in params.items()} for j in range(n_models)]
+    l1 = [sum(xp.abs(w).astype(xp.float64).sum() for w in run.values()) for run in runs]
+    l2 = [sum((w.astype(xp.float64) ** 2).sum() for w in run.values()) ** 0.5 for run in runs]
+    return _per_run(xp.stack(l1)), _per_run(xp.stack(l2))
 
 
 # ----------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
-"""Models: each module offers DEFAULTS, param_shapes(cfg), init(cfg, rng) -> params,
-forward(params, x) -> (outputs, cache) and backward(doutputs, cache) -> grads.
-mlp and transformer (token inputs) also name their fixed PARAM_NAMES; fc (vector inputs)
-derives its names W_0 .. W_{L-1} from its layer sizes."""
+"""Models: each module offers DEFAULTS, param_names(cfg), param_shapes(cfg),
+init(cfg, rng) -> params, forward(params, x) -> (outputs, cache) and
+backward(doutputs, cache) -> grads. mlp and transformer (token inputs) have fixed names;
+fc (vector inputs) derives its names W_0 .. W_{L-1} from its layer sizes."""
 from ..errors import MinigrokError
 from . import fc, mlp, transformer
 

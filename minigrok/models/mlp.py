@@ -16,6 +16,11 @@ PARAM_NAMES = ("W_E", "W_in", "W_out", "W_U")
 DEFAULTS = {"d_emb": 500, "d_hidden": 48, "kappa": 1.0}
 
 
+def param_names(cfg):
+    """The parameter names, in init order (the same for every size)."""
+    return PARAM_NAMES
+
+
 def param_shapes(cfg):
     """{name: (shape, fan_in)}; fan_in is the size of the axis the matrix is applied along."""
     p, d_emb, d_hidden = cfg["p"], cfg["d_emb"], cfg["d_hidden"]

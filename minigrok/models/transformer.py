@@ -24,6 +24,11 @@ PARAM_NAMES = ("W_E", "W_Q", "W_K", "W_V", "W_O", "W_in", "W_out", "W_U")
 DEFAULTS = {"d_model": 128, "d_head": 128, "d_mlp": 128, "n_heads": 1, "n_ctx": 2, "kappa": 1.0}
 
 
+def param_names(cfg):
+    """The parameter names, in init order (the same for every size)."""
+    return PARAM_NAMES
+
+
 def param_shapes(cfg):
     """{name: (shape, fan_in)}; the init std of a matrix is kappa / sqrt(fan_in).
 

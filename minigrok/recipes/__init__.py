@@ -37,9 +37,10 @@ def run_recipe(name, cfg, root, folder=None, seeds=DEFAULT_SEEDS, opts=None, qui
         raise MinigrokError(f"unknown experiment {name!r}; allowed: {', '.join(EXPERIMENTS)}")
     recipe = RECIPES[name]
     cfg = recipe_config(cfg)
-    if name != "ticket" and cfg["task"] != "modular":
-        raise MinigrokError(f"experiments run on the modular task, not {cfg['task']!r}")
-    if name != "ticket" and cfg["model"] not in TOKEN_MODELS:
+    any_task = getattr(recipe, "ANY_TASK", False)
+    if not any_task and cfg["task"] != "modular":
+        raise MinigrokError(f"the {name} experiment runs on the modular task, not {cfg['task']!r}")
+    if not any_task and cfg["model"] not in TOKEN_MODELS:
         raise MinigrokError(f"model {cfg['model']!r} does not run the experiments: use "
                             f"{' or '.join(TOKEN_MODELS)}")
     seeds = parse_seeds(seeds)
@@ -54,7 +55,7 @@ def run_recipe(name, cfg, root, folder=None, seeds=DEFAULT_SEEDS, opts=None, qui
     store.check_output_folder(root)
     store.check_output_folder(folder)
     os.makedirs(folder, exist_ok=True)
-    handle = store.lock(folder)
+    handle = store.open_for_writing(folder)
     try:
         t0 = time.perf_counter()
         summary = recipe.run(cfg, root, folder, seeds, opts, quiet)

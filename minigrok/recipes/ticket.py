@@ -31,6 +31,7 @@ from ..pruning.magnitude import SCOPES, density_from, magnitude_prune
 from .common import dense_runs, ticket_hp, train_one
 
 NAME = "ticket"
+ANY_TASK = True
 DEFAULTS = {"rate": 0.6, "scope": "global", "rewind_epoch": 0, "dense_stop_after": None}
 
 

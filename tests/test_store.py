@@ -1,0 +1,343 @@
+"""The run store (minigrok/store.py): every result a user is shown comes from the settings
+it names, after any crash, rerun or second process.
+
+Each numbered test is a case a hostile user once hit (a kill at a chosen moment, a rerun
+with other settings, two processes on one folder); the crash test injects a crash at
+every file write of a train, a ticket and a stacked sweep and checks that running the
+same command again gives exactly the files of an uninterrupted run."""
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import minigrok.io as io_module
+from minigrok import io, store
+from minigrok.cli import main
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = ["--p", "11", "--epochs", "12", "--checkpoint-every", "4", "--eval-every", "2", "--quiet"]
+
+
+def cli(args, capsys):
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def tree(folder):
+    """{relative path: (mode, sha256)} of every file under folder: 'nothing changed'."""
+    found = {}
+    for base, _, files in os.walk(folder):
+        for name in files:
+            path = os.path.join(base, name)
+            with open(path, "rb") as f:
+                found[os.path.relpath(path, folder)] = (os.stat(path).st_mode, hashlib.sha256(f.read()).hexdigest())
+    return found
+
+
+def one_error_line(err, *fragments):
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("minigrok: error: "), err
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+
+
+# ----------------------------------------------------------------------------------------
+# comparing two output folders, wall times and versions aside
+
+VOLATILE = {"wall_time_s", "versions"}
+
+
+def _stable(obj):
+    if isinstance(obj, dict):
+        return {k: _stable(v) for k, v in obj.items() if k not in VOLATILE}
+    if isinstance(obj, list):
+        return [_stable(v) for v in obj]
+    return obj
+
+
+def assert_same_results(ref, got):
+    """Same files; CSV byte for byte; JSON and .npz (arrays and meta) equal but for wall
+    times; no temporary file or half-set-up folder anywhere."""
+    names = lambda d: {p for p in tree(d) if not p.endswith(".lock")}
+    assert names(got) == names(ref)
+    for rel in names(ref):
+        a, b = os.path.join(ref, rel), os.path.join(got, rel)
+        if rel.endswith(".csv"):
+            assert open(a, "rb").read() == open(b, "rb").read(), rel
+        elif rel.endswith(".json"):
+            assert _stable(io.load_json(a)) == _stable(io.load_json(b)), rel
+        elif rel.endswith(".npz"):
+            x, y = io.load_arrays(a), io.load_arrays(b)
+            assert set(x) == set(y), rel
+            for k in x:
+                if k == "meta":
+                    assert _stable(json.loads(str(x[k]))) == _stable(json.loads(str(y[k]))), rel
+                else:
+                    assert x[k].dtype == y[k].dtype and np.array_equal(x[k], y[k]), (rel, k)
+    leftovers = [p for p in tree(got) if os.path.basename(p).startswith((".tmp-", ".setup-"))]
+    assert not leftovers and not [d for d in os.listdir(os.path.dirname(got)) if d.startswith(".setup-")]
+
+
+# ----------------------------------------------------------------------------------------
+# a crash at every write
+
+class Crash(BaseException):
+    """A kill: nothing after it runs (no except clause catches it)."""
+
+
+def crash_at(monkeypatch, k):
+    """Make the k-th file write die after writing its temporary file, before the rename."""
+    real, count = io_module.atomic_write, {"n": 0}
+
+    def write(path, fill):
+        count["n"] += 1
+        if count["n"] == k:
+            folder = os.path.dirname(os.path.abspath(path))
+            os.makedirs(folder, exist_ok=True)
+            with open(os.path.join(folder, ".tmp-crash-" + os.path.basename(path)), "wb") as f:
+                fill(f)
+            raise Crash(path)
+        return real(path, fill)
+
+    monkeypatch.setattr(io_module, "atomic_write", write)
+    return count
+
+
+COMMANDS = {
+    "train": lambda out: ["train", *TINY, "--out", out],
+    "ticket": lambda out: ["ticket", *TINY, "--lr", "1e-2", "--out", out],
+    "sweep": lambda out: ["sweep", *TINY, "--rates", "0,0.5", "--seeds", "0,1", "--out", out],
+}
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_a_crash_at_any_write_then_the_same_command_gives_the_uninterrupted_result(
+        command, tmp_path, monkeypatch, capsys):
+    ref = str(tmp_path / "ref" / "out")
+    count = crash_at(monkeypatch, 0)  # counts the writes only
+    assert cli(COMMANDS[command](ref), capsys)[0] == 0
+    writes = count["n"]
+    monkeypatch.undo()
+    assert writes >= 12
+    for k in range(1, writes + 1):
+        out = str(tmp_path / f"k{k}" / "out")
+        crash_at(monkeypatch, k)
+        with pytest.raises(Crash):
+            main(COMMANDS[command](out))
+        monkeypatch.undo()
+        code, _, err = cli(COMMANDS[command](out), capsys)
+        assert code == 0, (k, err)
+        assert_same_results(ref, out)
+
+
+def test_1_sigkill_after_a_checkpoint_then_resume_and_8_a_second_writer(tmp_path, capsys):
+    """A real SIGKILL right after checkpoints/epoch_2100.npz appears; meanwhile a second
+    process asking to write the folder is refused with the first one's pid."""
+    out, ref = str(tmp_path / "D"), str(tmp_path / "ref")
+    args = ["train", "--p", "23", "--epochs", "3000", "--checkpoint-every", "100", "--quiet"]
+    env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen([sys.executable, "-m", "minigrok", *args, "--out", out], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    target = os.path.join(out, "checkpoints", "epoch_2100.npz")
+    refused = False
+    deadline = time.time() + 120
+    while not os.path.exists(target) and time.time() < deadline:
+        if not refused and os.path.exists(os.path.join(out, "init.npz")):
+            code, _, err = cli(["train", "--resume", out, "--quiet"], capsys)  # case 8
+            one_error_line(err, "being written by another minigrok process", f"pid {proc.pid}")
+            refused = True
+        time.sleep(0.0005)
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL and refused
+    assert not os.path.exists(os.path.join(out, "final.npz"))
+    assert cli(["train", "--resume", out, "--quiet"], capsys)[0] == 0
+    assert cli([*args, "--out", ref], capsys)[0] == 0
+    assert_same_results(ref, out)
+
+
+# ----------------------------------------------------------------------------------------
+# reruns into one folder report what they ran
+
+def _ticket(out, *extra):
+    return ["ticket", "--p", "13", "--epochs", "300", "--checkpoint-every", "100", "--quiet",
+            "--out", out, *extra]
+
+
+def _reported(folder):
+    """The ticket folder's summary, wall times and run folder names aside."""
+    s = _stable(io.load_json(os.path.join(folder, "summary.json")))
+    return {k: v for k, v in s.items() if k != "runs"}
+
+
+def test_3_ticket_reruns_with_other_rates_and_scopes_report_exactly_a_fresh_run(tmp_path, capsys):
+    T = str(tmp_path / "T")
+    fresh = {}
+    for name, extra in (("0.6", []), ("0.8", ["--rate", "0.8"]), ("layer", ["--scope", "layer"])):
+        assert cli(_ticket(str(tmp_path / name), *extra), capsys)[0] == 0
+        fresh[name] = _reported(str(tmp_path / name))
+    dense_stamp = None
+    for name, extra in (("0.6", []), ("0.8", ["--rate", "0.8"]), ("0.6", []), ("layer", ["--scope", "layer"])):
+        assert cli(_ticket(T, *extra), capsys)[0] == 0
+        assert _reported(T) == fresh[name], name
+        masks = io.load_masks(os.path.join(T, "mask.npz"))
+        runs = io.load_json(os.path.join(T, "summary.json"))["runs"]
+        ticket = io.load_npz(os.path.join(T, runs["ticket"], "final.npz"))
+        assert all(np.array_equal(ticket["masks"][k], masks[k]) for k in masks)
+        stamp = os.stat(os.path.join(T, runs["dense"], "final.npz")).st_mtime_ns
+        assert dense_stamp in (None, stamp)  # the dense run is trained once
+        dense_stamp = stamp
+    assert sorted(f.split("-")[4] for f in os.listdir(os.path.join(T, "runs"))) == \
+        ["d0.200", "d0.400", "d0.400", "dense"]  # global 0.6, 0.8, layer 0.6
+
+
+def test_4_ticket_with_more_epochs_extends_the_dense_run_and_never_mixes_masks(tmp_path, capsys):
+    E, fresh = str(tmp_path / "E"), str(tmp_path / "fresh")
+    short = ["ticket", "--p", "13", "--quiet"]
+    assert cli([*short, "--epochs", "100", "--out", E], capsys)[0] == 0
+    assert cli([*short, "--epochs", "200", "--out", E], capsys)[0] == 0
+    assert cli([*short, "--epochs", "200", "--out", fresh], capsys)[0] == 0
+    assert _reported(E) == _reported(fresh)
+    runs = io.load_json(os.path.join(E, "summary.json"))["runs"]
+    ticket = io.load_npz(os.path.join(E, runs["ticket"], "final.npz"))
+    mask = io.load_masks(os.path.join(E, "mask.npz"))
+    assert sum(int(np.count_nonzero(w[~mask[k]])) for k, w in ticket["params"].items()) == 0
+
+
+# ----------------------------------------------------------------------------------------
+# every check before the first write
+
+def test_5_refusals_come_before_anything_is_written(tmp_path, capsys):
+    D = str(tmp_path / "D")
+    assert cli(["train", *TINY, "--out", D], capsys)[0] == 0
+    before = tree(D)
+    code, _, err = cli(["train", *TINY, "--lr", "0.5", "--out", D], capsys)
+    one_error_line(err, "holds a run with other settings", "lr: 0.001 in the folder, 0.5 asked")
+    assert tree(D) == before
+    for args, message in (
+            (["ticket", *TINY, "--rewind-epoch", "5000"], "rewind epoch 5000 is not allowed"),
+            (["ticket", *TINY, "--rewind-epoch", "6"], "multiple of --checkpoint-every (4)"),
+            (["ticket", *TINY, "--model", "fc"], "model 'fc' does not run on the modular task"),
+            (["train", *TINY, "--model", "fc"], "model 'fc' does not run on the modular task"),
+            (["train", "--task", "regression", "--model", "transformer", "--epochs", "2"],
+             "model 'transformer' does not run on the regression task"),
+            (["train", *TINY, "--checkpoint-every", "0"], "checkpoint_every = 0 is not allowed"),
+            (["train", *TINY, "--seed", "-1"], "seed = -1 is not allowed")):
+        out = str(tmp_path / "new")
+        code, _, err = cli([*args, "--out", out], capsys)
+        assert code == 2
+        one_error_line(err, message)
+        assert not os.path.exists(out)
+
+
+def test_5_an_output_that_is_a_file_is_refused(tmp_path, capsys):
+    f = tmp_path / "file"
+    f.write_text("x")
+    for args in (["train", *TINY, "--out", f], ["train", *TINY, "--out", f / "under"],
+                 ["ticket", *TINY, "--out", f]):
+        code, _, err = cli(args, capsys)
+        assert code == 2 and "is a file" in err
+        one_error_line(err)
+    assert f.read_text() == "x"
+
+
+# ----------------------------------------------------------------------------------------
+# resume
+
+@pytest.fixture
+def finished(tmp_path, capsys):
+    D = str(tmp_path / "D")
+    assert cli(["train", "--p", "11", "--epochs", "20", "--checkpoint-every", "5", "--quiet",
+                "--out", D], capsys)[0] == 0
+    return D
+
+
+def test_6_resume_with_fewer_epochs_is_refused_and_changes_nothing(finished, capsys):
+    before = tree(finished)
+    code, _, err = cli(["train", "--resume", finished, "--epochs", "10"], capsys)
+    one_error_line(err, "has trained 20 epochs; --epochs 10 would throw them away")
+    assert tree(finished) == before
+
+
+def test_7_resume_checks_what_it_loads(finished, tmp_path, capsys):
+    # config.json edited after the run was made
+    cfg_path = os.path.join(finished, "config.json")
+    cfg = io.load_json(cfg_path)
+    io.save_json(cfg_path, {**cfg, "p": 7})
+    before = tree(finished)
+    code, _, err = cli(["train", "--resume", finished, "--epochs", "30"], capsys)
+    one_error_line(err, "config.json no longer describes the run it holds", "p: 11 when it was created, 7")
+    assert tree(finished) == before
+    io.save_json(cfg_path, cfg)
+    # a checkpoint of another run dropped into the folder
+    other = str(tmp_path / "other")
+    assert cli(["train", "--p", "11", "--seed", "1", "--epochs", "25", "--checkpoint-every", "25",
+                "--quiet", "--out", other], capsys)[0] == 0
+    foreign = os.path.join(finished, "checkpoints", "epoch_25.npz")
+    os.replace(os.path.join(other, "checkpoints", "epoch_25.npz"), foreign)
+    code, _, err = cli(["train", "--resume", finished, "--epochs", "30"], capsys)
+    one_error_line(err, "epoch_25.npz' belongs to another run")
+    # a checkpoint without the AdamW state
+    own = io.load_npz(os.path.join(finished, "checkpoints", "epoch_20.npz"))
+    io.save_npz(foreign, own["params"], None, None, {**own["meta"], "epoch": 25}, own["metrics"])
+    code, _, err = cli(["train", "--resume", finished, "--epochs", "30"], capsys)
+    one_error_line(err, "lacks the AdamW state")
+    os.remove(foreign)
+    # flags that would change the settings
+    code, _, err = cli(["train", "--resume", finished, "--lr", "5", "--p", "99"], capsys)
+    one_error_line(err, "--lr, --p cannot change them")
+    code, _, err = cli(["train", "--resume", finished, "--out", finished], capsys)
+    one_error_line(err, "--out cannot change them")
+    # what is left after the refusals resumes fine
+    assert cli(["train", "--resume", finished, "--epochs", "30", "--quiet"], capsys)[0] == 0
+
+
+def test_11_resume_reads_the_equals_form_of_epochs(finished, capsys):
+    assert cli(["train", "--resume", finished, "--epochs=30", "--quiet"], capsys)[0] == 0
+    assert io.load_json(os.path.join(finished, "summary.json"))["epochs_run"] == 30
+
+
+# ----------------------------------------------------------------------------------------
+# files, sweeps, options
+
+@pytest.mark.parametrize("umask, file_mode, dir_mode", [(0o022, 0o644, 0o755), (0o002, 0o664, 0o775)])
+def test_9_files_get_the_permissions_of_the_umask(umask, file_mode, dir_mode, tmp_path, capsys):
+    old = os.umask(umask)
+    try:
+        assert cli(["ticket", *TINY, "--out", tmp_path / "T"], capsys)[0] == 0
+    finally:
+        os.umask(old)
+    for base, dirs, files in os.walk(tmp_path / "T"):
+        for d in dirs:
+            assert os.stat(os.path.join(base, d)).st_mode & 0o777 == dir_mode, d
+        for f in files:
+            assert os.stat(os.path.join(base, f)).st_mode & 0o777 == file_mode, f
+
+
+def test_10_a_sweep_on_a_vector_task(tmp_path, capsys):
+    out = str(tmp_path / "S")
+    code, table, err = cli(["sweep", "--task", "parity", "--epochs", "20", "--eval-every", "5",
+                            "--checkpoint-every", "10", "--rates", "0,0.5", "--seeds", "0",
+                            "--quiet", "--out", out], capsys)
+    assert code == 0, err
+    assert "rate=0.5" in table
+    assert [r["rate"] for r in io.load_json(os.path.join(out, "summary.json"))["results"]] == [0, 0.5]
+
+
+def test_12_options_a_command_does_not_take_are_refused(tmp_path, capsys):
+    out = str(tmp_path / "S")
+    for args, message in ((["sweep", "--seed", "3"], "unrecognized arguments: --seed 3"),
+                          (["experiment", "pai", "--seed", "3"], "unrecognized arguments: --seed 3"),
+                          (["sweep", "--checkpoint-every", "0"], "checkpoint_every = 0"),
+                          (["train", "--epochs", "1e3"], "invalid int value: '1e3'"),
+                          (["train", "--epo", "5"], "unrecognized arguments: --epo")):
+        code, _, err = cli([*args, "--quiet", "--out", out], capsys)
+        assert code == 2
+        one_error_line(err, message)
+        assert not os.path.exists(out)
