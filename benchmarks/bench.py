@@ -6,7 +6,7 @@
 
 Cases: the full-batch train step (forward, float64 cross-entropy, backward, AdamW) and
 the evaluation pass (loss and accuracy on the test split) of the MLP and the Transformer
-at p = 67 (911 train / 1367 test pairs, DESIGN.md settings), float32 by default.
+at p = 67 (911 train / 1367 test pairs, the paper's settings), float32 by default.
 
 Fairness: the same thread count for both (default 2: OPENBLAS/OMP/MKL_NUM_THREADS are set
 before NumPy is imported, torch.set_num_threads for torch), the same dtype, the same

@@ -2,7 +2,7 @@
 
     python benchmarks/bench_stacked.py [--k 9] [--models mlp,transformer] [--json]
 
-Each case trains K = --k models of the same shape at p = 67 (the DESIGN.md settings),
+Each case trains K = --k models of the same shape at p = 67 (the paper's settings),
 each with its own magnitude mask (rates 0.0, 0.1, ... as in the sweep) and its own
 AdamW state: one stacked train step (minigrok.stacked's arrays (K, ...)) against K
 single-model train steps, interleaved. ratio = stacked_ms / (K * single_ms); below 1 the

@@ -3,7 +3,7 @@ t_mem / t_gen: does minigrok's dense grokking time match PyTorch's from the same
 
     python benchmarks/torch_grokking_time.py --seed 0 [--epochs 30000] [--threads 2]
 
-The same model as tests/torch_models.py (DESIGN.md section 2), torch.optim.AdamW with the
+The same model as tests/torch_models.py (the formulas of minigrok/models/), torch.optim.AdamW with the
 paper's settings, float32 with the loss on float64 logits, metrics every epoch before the
 step - exactly minigrok's loop, so the two t_gen may differ only through float32 rounding
 (grokking amplifies it: expect close, not identical, epochs).

@@ -1,7 +1,7 @@
 """The two models written as a PyTorch user would, for the benchmarks: plain eager tensors,
 autograd for the gradients, torch.optim.AdamW (its default CPU implementation) for the
 step and F.cross_entropy on float64 logits, as minigrok. Same names and shapes as
-minigrok's parameters (DESIGN.md section 2), so both start from one initialisation.
+minigrok's parameters (the formulas of minigrok/models/), so both start from one initialisation.
 
 Only the last position reaches the logits, so the Transformer computes the attention's
 query and output and the MLP at that position only, as minigrok's forward does: both

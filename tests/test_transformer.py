@@ -1,6 +1,6 @@
 """The Transformer: every new op of layers.py and the whole model against float64 central
 differences (hypothesis, bounded inputs, away from ReLU kinks), the forward pass against a
-direct NumPy transcription of DESIGN.md, the init, the CLI, and a small ticket run."""
+direct NumPy transcription of the formulas in models/transformer.py, the init, the CLI, and a small ticket run."""
 import numpy as np
 import pytest
 from hypothesis import assume, given
@@ -202,7 +202,7 @@ def test_transformer_backward_whole_model_with_mask(seed, p, d, e, H, d_mlp, B, 
 
 
 def _transformer_by_the_formulas(params, tokens):
-    """DESIGN.md section 2 written out with plain NumPy, one head at a time, the MLP on
+    """The Transformer's formulas (models/transformer.py) written out with plain NumPy, one head at a time, the MLP on
     every position and the last position read at the end."""
     W_E, W_Q, W_K, W_V, W_O, W_in, W_out, W_U = (params[k] for k in transformer.PARAM_NAMES)
     H, e, _ = W_Q.shape

@@ -1,6 +1,6 @@
-"""The models of DESIGN.md section 2 written again in plain PyTorch autograd, as short as
-the formulas, for the cross-checks (tests/test_torch_crosscheck.py) and the fixture script
-(tests/fixtures/make_fixtures.py). Nothing here comes from minigrok except the parameter
+"""The models of minigrok/models/ (their docstrings give the formulas) written again in
+plain PyTorch autograd, as short as the formulas, for the cross-checks
+(tests/test_torch_crosscheck.py) and the fixture script (tests/fixtures/make_fixtures.py). Nothing here comes from minigrok except the parameter
 names and shapes: torch computes the gradients, torch.nn.utils.prune applies the mask
 and torch.optim.AdamW takes the steps.
 

@@ -104,7 +104,7 @@ def spectral_entropy(W, include_dc=False, per_row=False):
 
 def reference_code_self_cross_entropy(W):
     """The reference code's Fourier "entropy" (vis_activate.py), offered by name only: it is
-    a known slip (DESIGN.md), a cross-entropy of the spectrum with itself used as logits.
+    a known slip of the reference code, a cross-entropy of the spectrum with itself used as logits.
 
     For each row n of W (n, p) (the reference passes the neuron inputs W_in @ W_E):
         A_n = |fft(W_n)| at k = 1 .. int(p/2) - 1 (constant and, p odd, the last frequency

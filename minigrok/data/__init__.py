@@ -14,7 +14,7 @@ from .parity import parity_dataset
 from .regression import regression_dataset
 
 TASK_DEFAULTS = {
-    # the embedding MLP / Transformer on op(a, b) mod p (DESIGN.md section 2)
+    # the embedding MLP / Transformer on op(a, b) mod p
     "modular": {"model": "mlp", "objective": "ce"},
     # 784-200-200-10 ReLU MLP, MSE on one-hot targets, kappa 8 (paper, after Liu et al.);
     # weight decay 0.1 and a 100k-epoch cap as the reference code's MNIST config. Test

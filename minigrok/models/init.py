@@ -1,4 +1,4 @@
-"""The initialisation every model shares (DESIGN.md section 2, the paper's kappa)."""
+"""The initialisation every model shares: W ~ N(0, (kappa / sqrt(fan_in))^2), the paper's kappa."""
 import numpy as np
 
 

@@ -33,7 +33,7 @@ def param_shapes(cfg):
     """{name: (shape, fan_in)}; the init std of a matrix is kappa / sqrt(fan_in).
 
     fan_in is the size of the axis the matrix is applied along, except for W_O and W_out,
-    which use d_model as the reference code does (DESIGN.md section 2); the two agree at
+    which use d_model as the reference code does; the two agree at
     the defaults, where n_heads * d_head = d_mlp = d_model.
     """
     p, d, e, H, d_mlp = cfg["p"], cfg["d_model"], cfg["d_head"], cfg["n_heads"], cfg["d_mlp"]

@@ -1,6 +1,6 @@
 """Recipes: what `minigrok ticket`, `minigrok sweep` and `minigrok experiment NAME` run.
-Each is a module with NAME, check(cfg, seeds, opts) -> opts (every check, nothing
-written), run(cfg, root, folder, seeds, opts, quiet) -> summary and report(summary) -> the
+Each is a module with NAME, check(cfg, seeds, opts) -> opts (its own options' checks,
+nothing written; optional), run(cfg, root, folder, seeds, opts, quiet) -> summary and report(summary) -> the
 text printed. Every run they train is a unit of the run store under ROOT/runs/
 (common.py), so recipes sharing ROOT share their dense runs and rerun idempotently.
 
@@ -50,7 +50,7 @@ def run_recipe(name, cfg, root, folder=None, seeds=DEFAULT_SEEDS, opts=None, qui
         raise MinigrokError(f"--rate {rate} is outside (0, 1) (the fraction of weights removed)")
     from ..runs import plan
     plan({**cfg, "seed": seeds[0]})  # the settings themselves: every check, nothing written
-    opts = recipe.check(cfg, seeds, opts)
+    opts = recipe.check(cfg, seeds, opts) if hasattr(recipe, "check") else opts
     folder = folder or os.path.join(root, name)
     store.check_output_folder(root)
     store.check_output_folder(folder)

@@ -19,10 +19,6 @@ from .common import dense_runs, finish, format_table, result_row, say, ticket_hp
 NAME = "imp"
 
 
-def check(cfg, seeds, opts):
-    return opts
-
-
 def run(cfg, root, folder, seeds, opts, quiet=False):
     rate = opts["rate"]
     t0 = time.perf_counter()

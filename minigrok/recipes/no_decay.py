@@ -4,7 +4,7 @@
    each stopping once its test accuracy has held the grok threshold for stop_after epochs.
 2. The critical rate: the largest rate on a 0.01 grid whose wd = 0 ticket still "groks"
    within the epoch cap, i.e. reaches test accuracy >= --grok-threshold (default 0.95, the
-   paper's latest threshold: the wd = 0 ticket of DESIGN.md reaches ~0.97, never 0.99).
+   paper's latest threshold: a wd = 0 ticket of the reference code reaches ~0.97, never 0.99).
    The paper scans up from 0.80 in steps of 0.01 (and finds 0.81). We assume, as that
    scan does, that grokking fails for every rate above the first failing one, and bisect
    the 0.01 grid between the largest grokking and the smallest failing rate of step 1

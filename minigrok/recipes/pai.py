@@ -36,10 +36,6 @@ def pai_masks(model, theta_0, trained, data, rate, seed):
             "synflow-1round-data": synflow_reference_one_round(model, theta_0, x, rate=rate)}
 
 
-def check(cfg, seeds, opts):
-    return opts
-
-
 def run(cfg, root, folder, seeds, opts, quiet=False):
     rate = opts["rate"]
     t0 = time.perf_counter()
