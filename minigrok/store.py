@@ -95,7 +95,10 @@ def lock(folder):
     """Take the folder's advisory write lock; returns the open lock file (keep it open).
     A second writer gets a one-line error naming the holder's pid."""
     path = os.path.join(folder, ".lock")
-    f = open(path, "a+")
+    try:
+        f = open(path, "a+")
+    except OSError as exc:
+        raise MinigrokError(f"cannot write in {folder!r}: {exc.strerror}") from None
     try:
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
