@@ -7,6 +7,8 @@ import argparse
 import os
 import sys
 
+import numpy as np
+
 from . import io
 from .data import TASK_DEFAULTS
 from .data.modular import OPERATIONS, SPLITS
@@ -324,9 +326,18 @@ def main(argv=None):
         parser = build_parser()
         args = parser.parse_args(argv)
         args.given = given_options(parser, argv)
-        args.func(args)
+        with np.errstate(all="ignore"):  # a NaN or inf loss is caught and reported as divergence
+            args.func(args)
     except MinigrokError as exc:
         print(f"minigrok: error: {exc}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("minigrok: error: out of memory: give a smaller --p, fewer models or float32; "
+              "nothing after the last checkpoint was written", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        where = f" {exc.filename!r}" if exc.filename else ""
+        print(f"minigrok: error: cannot write or read{where}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("minigrok: interrupted; run the same command again to continue from the last "

@@ -87,8 +87,11 @@ def load_npz(path):
         raise MinigrokError(f"cannot read {path!r}: its 'meta' entry is not a JSON object")
     params, masks, m, v, metrics = {}, {}, {}, {}, {}
     for key, value in arrays.items():
+        if value.dtype.kind not in "biuf":
+            raise MinigrokError(f"cannot read {path!r}: its array {key!r} holds {value.dtype} "
+                                "values (a checkpoint holds real numbers)")
         if key.startswith("mask/"):
-            masks[key[5:]] = value.astype(bool)
+            masks[key[5:]] = _mask_values(path, key, value)
         elif key.startswith("adam/m/"):
             m[key[7:]] = value
         elif key.startswith("adam/v/"):
@@ -100,6 +103,17 @@ def load_npz(path):
     opt_state = {"step": int(meta.get("adam_step", 0)), "m": m, "v": v} if m else None
     return {"params": params, "masks": masks or None, "opt_state": opt_state,
             "metrics": _metrics_from_arrays(path, metrics) if metrics else None, "meta": meta}
+
+
+def _mask_values(path, key, value):
+    """A mask array as bool: bool as it is, numbers only when every entry is 0 or 1."""
+    if value.dtype.kind == "b":
+        return value
+    bad = value[(value != 0) & (value != 1)]  # NaN is neither
+    if bad.size:
+        raise MinigrokError(f"cannot read {path!r}: mask {key!r} holds {bad.flat[0]!r}; a mask "
+                            "holds booleans, or 0 and 1")
+    return value.astype(bool)
 
 
 def _metrics_from_arrays(path, columns):

@@ -24,6 +24,7 @@ from .data import TASK_DEFAULTS, make_dataset
 from .errors import MinigrokError
 from .masks import apply, check_matches, density, ones_like
 from .models import get_model, model_config
+from .settings import check_memory, check_settings
 from .train import DATA_KEYS, stack, train_loop
 
 TRAIN_DEFAULTS = {
@@ -48,33 +49,9 @@ def with_defaults(cfg):
 
 
 def check_hyperparameters(cfg):
-    """One-line errors for bad training settings."""
-    def is_int(x):
-        return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
-    if not (is_int(cfg["epochs"]) and cfg["epochs"] >= 0):
-        raise MinigrokError(f"epochs = {cfg['epochs']} is not allowed: give an integer >= 0")
-    if not (is_int(cfg["eval_every"]) and cfg["eval_every"] >= 1):
-        raise MinigrokError(f"eval_every = {cfg['eval_every']} is not allowed: give an integer >= 1")
-    if not (is_int(cfg["checkpoint_every"]) and cfg["checkpoint_every"] >= 1):
-        raise MinigrokError(f"checkpoint_every = {cfg['checkpoint_every']} is not allowed: give an "
-                            "integer >= 1 (epochs between resumable checkpoints)")
-    if not (is_int(cfg["seed"]) and cfg["seed"] >= 0):
-        raise MinigrokError(f"seed = {cfg['seed']} is not allowed: give an integer >= 0")
-    if not cfg["lr"] > 0:
-        raise MinigrokError(f"lr = {cfg['lr']} is not allowed: the learning rate must be > 0")
-    if not cfg["weight_decay"] >= 0:
-        raise MinigrokError(f"weight decay = {cfg['weight_decay']} is not allowed: it must be >= 0")
-    if cfg["dtype"] not in ("float32", "float64"):
-        raise MinigrokError(f"dtype {cfg['dtype']!r} is not allowed: use float32 or float64")
-    extra = cfg.get("report_threshold")
-    if extra is not None and not 0.0 < extra <= 1.0:
-        raise MinigrokError(f"report threshold {extra} is not allowed: give an accuracy in (0, 1]")
-    if cfg.get("kappa") is not None and not cfg["kappa"] > 0:
-        raise MinigrokError(f"kappa = {cfg['kappa']} is not allowed: the init scale must be > 0")
-    if cfg.get("n_train") is not None and not cfg["n_train"] >= 1:
-        raise MinigrokError(f"n_train = {cfg['n_train']} is not allowed: give an integer >= 1")
-    if cfg["stop_after"] is not None and not (is_int(cfg["stop_after"]) and cfg["stop_after"] >= 0):
-        raise MinigrokError(f"stop_after = {cfg['stop_after']} is not allowed: give an integer >= 0")
+    """One-line errors for bad settings (settings.RULES) and a model that does not run on
+    the task."""
+    check_settings(cfg)
     fits = cfg["model"] in TOKEN_MODELS if cfg["task"] == "modular" else cfg["model"] == "fc"
     if not fits:
         allowed = " or ".join(TOKEN_MODELS) if cfg["task"] == "modular" else "fc"
@@ -113,6 +90,7 @@ def plan(cfg, params0=None, masks=None):
     check_hyperparameters(cfg)
     set_backend(cfg["backend"])
     model = get_model(cfg["model"])
+    check_memory({**model.DEFAULTS, **cfg})
     data = make_dataset(cfg)
     model_settings = {k: cfg[k] for k in model.DEFAULTS if k in cfg}  # e.g. sizes, kappa
     sizes, meta = model_settings.get("sizes"), data["meta"]
@@ -125,17 +103,33 @@ def plan(cfg, params0=None, masks=None):
     if params0 is None and cfg.get("init"):
         params0 = io.load_params(cfg["init"], list(fresh))
     if params0 is not None:
-        check_matches(params0, fresh, where=f"init weights {cfg.get('init') or ''}".strip())
+        where = f"init weights {cfg.get('init') or ''}".strip()
+        check_matches(params0, fresh, where=where)
+        check_weights(params0, where)
         params = {k: np.asarray(params0[k]).astype(cfg["dtype"]) for k in fresh}
     if masks is None and cfg.get("mask"):
         masks = io.load_masks(cfg["mask"])
     if masks is not None:
-        check_matches(masks, fresh, where=f"mask {cfg.get('mask') or ''}".strip())
+        where = f"mask {cfg.get('mask') or ''}".strip()
+        check_matches(masks, fresh, where=where)
         masks = {k: np.asarray(masks[k], dtype=bool) for k in fresh}
+        if not any(m.any() for m in masks.values()):
+            raise MinigrokError(f"{where} keeps no weight at all: the network would be zero")
         params = apply(params, masks)
     found = identity(cfg, mcfg, data, params, masks)
     return {"cfg": cfg, "model": model, "data": data, "params": params, "masks": masks,
             "identity": found, "key": store.run_key(found)}
+
+
+def check_weights(params, where):
+    """Initial weights must be real floating-point numbers and finite."""
+    for k, w in params.items():
+        w = np.asarray(w)
+        if w.dtype.kind != "f":
+            raise MinigrokError(f"{where}[{k!r}] holds {w.dtype} values: weights must be "
+                                "float16, float32 or float64")
+        if not np.isfinite(w).all():
+            raise MinigrokError(f"{where}[{k!r}] holds NaN or inf")
 
 
 def unit_folder(root, spec):
@@ -161,7 +155,9 @@ def train_runs(units, stacked=False, label="train", quiet=False):
     if stacked and len({json.dumps(_shared_settings(u["spec"]), sort_keys=True) for u in units}) > 1:
         raise MinigrokError("stacked runs must share their model, optimiser and schedule settings")
     for u in units:  # every check before the first write
-        store.decide(u["dir"], u["spec"], VIEW_SETTINGS)
+        decision = store.decide(u["dir"], u["spec"], VIEW_SETTINGS)
+        if decision["action"] == "diverged":  # deterministic: it would diverge again
+            raise MinigrokError(store.divergence_message(u["dir"], decision["diverged"]))
     handles, todo = [], []
     try:
         for u in units:
@@ -177,8 +173,12 @@ def train_runs(units, stacked=False, label="train", quiet=False):
             if decision["action"] == "resume":
                 todo.append(u)
         groups = [todo] if (stacked and todo) else [[u] for u in todo]
+        diverged = []
         for group in groups:
-            _train_group(group, label if len(group) == 1 else f"{len(group)} runs stacked", quiet)
+            diverged += _train_group(group, label if len(group) == 1 else f"{len(group)} runs stacked", quiet)
+        if diverged:
+            raise MinigrokError(store.divergence_message(*diverged[0])
+                                + (f" ({len(diverged) - 1} more runs diverged)" if len(diverged) > 1 else ""))
         return [store.load_result(u["dir"], u["spec"]["key"]) for u in units]
     finally:
         for h in handles:
@@ -193,7 +193,8 @@ def _shared_settings(spec):
 
 def _train_group(group, label, quiet):
     """Train the units of one group from a common commit epoch (the newest one they all
-    have), writing checkpoints and finals into each unit's folder."""
+    have), writing checkpoints and finals into each unit's folder. Returns [(folder,
+    divergence)] of the units that diverged."""
     cfg, model = group[0]["spec"]["cfg"], group[0]["spec"]["model"]
     if len(group) == 1:
         u = group[0]
@@ -201,7 +202,7 @@ def _train_group(group, label, quiet):
     else:
         epoch = max(set.intersection(*(store.available_epochs(u["dir"], u["spec"]["key"], cfg["epochs"])
                                        for u in group)))
-    states = [store.start_state(u["dir"], u["spec"]["key"], epoch) for u in group]
+    states = [store.start_state(u["dir"], u["spec"]["key"], epoch, u["spec"]["params"]) for u in group]
     host_masks = [u["spec"]["masks"] for u in group]
     walls = [s[3] for s in states]
     t0 = time.perf_counter()
@@ -212,9 +213,15 @@ def _train_group(group, label, quiet):
             store.write_checkpoint(group[i]["dir"], group[i]["spec"]["key"], epoch_n, _host(snap),
                                    host_masks[i], walls[i] + time.perf_counter() - t0)
 
+    diverged = []
+
     def write_final(i, outcome):
-        store.write_final(group[i]["dir"], group[i]["spec"]["key"], _host(outcome), host_masks[i],
-                          walls[i] + time.perf_counter() - t0)
+        wall = walls[i] + time.perf_counter() - t0
+        if outcome.get("diverged"):
+            store.write_divergence(group[i]["dir"], group[i]["spec"]["key"], outcome, wall)
+            diverged.append((group[i]["dir"], outcome["diverged"]))
+            return
+        store.write_final(group[i]["dir"], group[i]["spec"]["key"], _host(outcome), host_masks[i], wall)
 
     if not quiet and group[0]["spec"]["data"]["meta"].get("source"):
         print(f"[data] {label}: {group[0]['spec']['data']['meta']['source']}", file=sys.stderr)
@@ -224,7 +231,7 @@ def _train_group(group, label, quiet):
         train_loop(model, device(params), device(datas[0]), cfg, device(host_masks[0]),
                    _device_state(opt_state), metrics, epoch, stacked=False,
                    on_checkpoint=write_checkpoint, on_stop=write_final, label=label, quiet=quiet)
-        return
+        return diverged
     masks = None
     if any(m is not None for m in host_masks):  # dense members of a masked stack: all ones
         masks = stack([device(m if m is not None else ones_like(s[0])) for m, s in zip(host_masks, states)])
@@ -236,6 +243,7 @@ def _train_group(group, label, quiet):
     train_loop(model, stack([device(s[0]) for s in states]), stack([device(d) for d in datas]), cfg,
                masks, opt_state, [s[2] for s in states], epoch, stacked=True,
                on_checkpoint=write_checkpoint, on_stop=write_final, label=label, quiet=quiet)
+    return diverged
 
 
 def _device_state(opt_state):

@@ -39,6 +39,7 @@ import numpy as np
 from . import __version__, io
 from .backend import backend_name
 from .errors import MinigrokError
+from .masks import check_matches
 from .train import grokking_times
 
 FORMAT = 2  # run-folder format; folders of older minigrok versions are refused
@@ -181,6 +182,9 @@ def decide(folder, spec, view_settings=()):
                             f"{'; '.join(diff[:4]) or 'another run key'}); choose another --out")
     final = load_commit(folder, "final", key) if os.path.isfile(os.path.join(folder, "final.npz")) else None
     trained = max([0] + checkpoint_epochs(folder))
+    diverged = read_divergence(folder, key)
+    if final is None and diverged is not None and diverged["epoch"] <= epochs:
+        return {"action": "diverged", "diverged": diverged}
     if final is not None:
         last = final["metrics"]["epoch"][-1]
         if last == epochs or (final["meta"]["stopped_early"] and last <= epochs):
@@ -209,22 +213,36 @@ def load_commit(folder, epoch, key):
     return ckpt
 
 
-def start_state(folder, key, epoch):
-    """(params, opt_state or None, metrics rows before epoch, wall time) to resume from."""
+def start_state(folder, key, epoch, like):
+    """(params, opt_state or None, metrics rows before epoch, wall time) to resume from;
+    its arrays must have the names, shapes and dtypes of `like` (theta_0)."""
+    ckpt, path = _commit_at(folder, key, epoch)
+    parts = [("", ckpt["params"])]
+    if ckpt["opt_state"] is not None:
+        parts += [("adam/m/ of ", ckpt["opt_state"]["m"]), ("adam/v/ of ", ckpt["opt_state"]["v"])]
+    for what, arrays in parts:
+        check_matches(arrays, like, where=f"{what}{path}")
+        for k, w in arrays.items():
+            if w.dtype != like[k].dtype or not np.isfinite(w).all():
+                raise MinigrokError(f"{what}{path}[{k!r}] is not finite {like[k].dtype} as the run's "
+                                    f"weights are; remove it to resume from the commit before it")
     if epoch == 0:
-        ckpt = load_commit(folder, 0, key)
         return ckpt["params"], None, ckpt["metrics"], 0.0
-    final_path = os.path.join(folder, "final.npz")
-    on_disk = checkpoint_epochs(folder)
-    if epoch in on_disk:
-        ckpt = load_commit(folder, epoch, key)
-    else:  # the final row of a run that stopped at its cap: continue from final.npz
-        ckpt = load_commit(folder, "final", key) if os.path.isfile(final_path) else None
-        if ckpt is None or ckpt["metrics"]["epoch"][-1] != epoch:
-            raise MinigrokError(f"{folder!r} has no commit at epoch {epoch}")
     metrics = {c: [v for e, v in zip(ckpt["metrics"]["epoch"], ckpt["metrics"][c]) if e < epoch]
                for c in io.METRIC_COLUMNS}
     return ckpt["params"], ckpt["opt_state"], metrics, float(ckpt["meta"].get("wall_time_s", 0.0))
+
+
+def _commit_at(folder, key, epoch):
+    """(commit, its path) to restart from at epoch: init.npz, a checkpoint, or the final
+    row of a run that stopped at its cap."""
+    if epoch == 0 or epoch in checkpoint_epochs(folder):
+        return load_commit(folder, epoch, key), checkpoint_path(folder, epoch)
+    path = os.path.join(folder, "final.npz")
+    ckpt = load_commit(folder, "final", key) if os.path.isfile(path) else None
+    if ckpt is None or ckpt["metrics"]["epoch"][-1] != epoch:
+        raise MinigrokError(f"{folder!r} has no commit at epoch {epoch}")
+    return ckpt, path
 
 
 def available_epochs(folder, key, epochs):
@@ -329,6 +347,39 @@ def write_final(folder, key, outcome, masks, wall_time_s):
     write_views(folder, key)
 
 
+def write_divergence(folder, key, outcome, wall_time_s):
+    """A run that diverged: no final.npz (no NaN result); summary.json says where it
+    diverged and metrics.csv holds the rows before. Its checkpoints stay as they were."""
+    cfg = io.load_json(os.path.join(folder, "config.json"))
+    io.save_metrics(os.path.join(folder, "metrics.csv"), outcome["metrics"])
+    io.save_json(os.path.join(folder, "summary.json"),
+                 {"config": cfg, "run_key": key, "diverged": outcome["diverged"],
+                  "last_checkpoint": max([0] + checkpoint_epochs(folder)),
+                  "wall_time_s": wall_time_s, "versions": versions()})
+
+
+def read_divergence(folder, key):
+    """{"epoch", "train_loss", ...} if the folder's summary says this run diverged."""
+    path = os.path.join(folder, "summary.json")
+    try:
+        summary = io.load_json(path) if os.path.isfile(path) else {}
+    except MinigrokError:  # a view: a broken one is rebuilt, never trusted
+        return None
+    found = summary.get("diverged")
+    if summary.get("run_key") != key or not isinstance(found, dict) or not isinstance(found.get("epoch"), int):
+        return None
+    return found
+
+
+def divergence_message(folder, diverged):
+    """The one line a diverged run gets."""
+    last = max([0] + checkpoint_epochs(folder))
+    kept = f"its checkpoints up to epoch {last} are kept" if last else "no checkpoint was reached"
+    return (f"training diverged in {folder!r} at epoch {diverged['epoch']} (train loss "
+            f"{diverged['train_loss']}, test loss {diverged.get('test_loss')}); {kept} and no "
+            "result was written: lower --lr, or check the initial weights")
+
+
 def write_views(folder, key):
     """metrics.csv and summary.json rebuilt from final.npz and config.json."""
     final = load_commit(folder, "final", key)
@@ -366,7 +417,10 @@ def load_result(folder, key):
     stale."""
     final = load_commit(folder, "final", key)
     summary_path = os.path.join(folder, "summary.json")
-    summary = io.load_json(summary_path) if os.path.isfile(summary_path) else None
+    try:
+        summary = io.load_json(summary_path) if os.path.isfile(summary_path) else None
+    except MinigrokError:  # a view: a broken one is rebuilt, never trusted
+        summary = None
     cfg = io.load_json(os.path.join(folder, "config.json"))
     if (summary is None or summary.get("run_key") != key or summary.get("epochs_run") != final["metrics"]["epoch"][-1]
             or summary.get("config") != cfg):

@@ -167,6 +167,10 @@ def train_loop(model, params, data, hp, masks=None, opt_state=None, metrics=None
     {run index: {"params", "opt_state", "metrics" (rows before epoch)}} of the runs still
     training; on_stop(i, outcome) when run i ends. Returns the K outcomes (K = 1 for one
     run): {"params", "opt_state", "metrics", "stopped_early"}, the params of the last row.
+
+    A run whose train or test loss is NaN or inf has diverged: it stops at once, without
+    that row, and its outcome is {"params": None, "metrics" (the rows before),
+    "diverged": {"epoch", "train_loss", "test_loss"}}; no NaN ever becomes a result.
     """
     keep_freed_memory()  # NumPy's per-step temporaries: reuse memory, no page faults
     xp = array_module(*params.values())
@@ -209,9 +213,23 @@ def train_loop(model, params, data, hp, masks=None, opt_state=None, metrics=None
         else:  # every run steps; the step of an ending run is dropped with it below
             train_loss, train_acc = train_step(model, params, opt_state, data["train_x"],
                                                data["train_y"], hp, masks)
+        train_loss, train_acc = _per_run(train_loss), _per_run(train_acc)
+        diverged = ~np.isfinite(train_loss)  # (alive,) NaN / inf: the weights have blown up
         if logged:
-            train_loss, train_acc = _per_run(train_loss), _per_run(train_acc)
+            diverged |= ~np.isfinite(test_loss)
+        for j in np.flatnonzero(diverged):
+            i = alive[j]
+            ending.pop(j, None)
+            outcomes[i] = {"params": None, "opt_state": None, "metrics": metrics[i],
+                           "stopped_early": False,
+                           "diverged": {"epoch": int(epoch), "train_loss": float(train_loss[j]),
+                                        "test_loss": float(test_loss[j]) if logged else None}}
+            if on_stop:
+                on_stop(int(i), outcomes[i])
+        if logged:
             for j, i in enumerate(alive):
+                if diverged[j]:
+                    continue
                 row = (int(epoch), float(train_loss[j]), float(train_acc[j]), float(test_loss[j]),
                        float(test_acc[j]), float(l1[j]), float(l2[j]))
                 for column, value in zip(METRIC_COLUMNS, row):
@@ -224,8 +242,8 @@ def train_loop(model, params, data, hp, masks=None, opt_state=None, metrics=None
                            "stopped_early": bool(stopped_early[j])}
             if on_stop:
                 on_stop(int(i), outcomes[i])
-        if ending:
-            keep = np.flatnonzero(~stopping)
+        if ending or diverged.any():
+            keep = np.flatnonzero(~(stopping | diverged))
             alive = alive[keep]
             if len(alive) == 0:
                 break

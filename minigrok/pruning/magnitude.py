@@ -5,12 +5,14 @@ density = 1 - rate. (The reference code's `sparsity=0.4` keeps 40%: rate 0.6.)
 
 Counts are exact: a mask of density d over n weights keeps round(d * n) of them. Ties in
 the score are broken deterministically: the earlier weight wins, in the order of the
-parameter dict and row-major order inside each matrix.
+parameter dict and row-major order inside each matrix. A density that would keep no
+weight (of the network, or of a matrix with scope 'layer') is refused.
 """
 import numpy as np
 
 from ..backend import array_module, to_numpy
 from ..errors import MinigrokError
+from ..settings import check_setting
 
 SCOPES = ("global", "layer")
 
@@ -20,12 +22,17 @@ def density_from(rate=None, density=None):
     if (rate is None) == (density is None):
         raise MinigrokError("give exactly one of rate (fraction removed) or density (fraction kept)")
     if rate is not None:
-        if not 0.0 <= rate < 1.0:
-            raise MinigrokError(f"pruning rate {rate} is outside [0, 1) (the fraction of weights removed)")
-        return 1.0 - rate
-    if not 0.0 < density <= 1.0:
-        raise MinigrokError(f"density {density} is outside (0, 1] (the fraction of weights kept)")
-    return density
+        return 1.0 - check_setting("rate", rate)
+    return check_setting("density", density)
+
+
+def _n_keep(density, size, where):
+    """round(density * size), refused when it keeps no weight at all."""
+    n = int(round(density * size))
+    if n == 0:
+        raise MinigrokError(f"density {density:.3g} (rate {1 - density:.3g}) keeps none of the "
+                            f"{size} weights of {where}: give a smaller rate")
+    return n
 
 
 def _keep_top(scores_flat, n_keep):
@@ -48,11 +55,11 @@ def top_k_mask(scores, density, scope="global"):
     xp = array_module(*scores.values())
     host = {k: to_numpy(s).astype(np.float64) for k, s in scores.items()}
     if scope == "layer":
-        masks = {k: _keep_top(s.ravel(), int(round(density * s.size))).reshape(s.shape)
+        masks = {k: _keep_top(s.ravel(), _n_keep(density, s.size, k)).reshape(s.shape)
                  for k, s in host.items()}
     else:
         flat = np.concatenate([s.ravel() for s in host.values()])  # (n_total,)
-        keep = _keep_top(flat, int(round(density * flat.size)))  # (n_total,)
+        keep = _keep_top(flat, _n_keep(density, flat.size, "the network"))  # (n_total,)
         masks, start = {}, 0
         for k, s in host.items():
             masks[k] = keep[start:start + s.size].reshape(s.shape)
