@@ -200,7 +200,7 @@ def cmd_analyze(args):
 
 def cmd_compare(args):
     from .compare import compare_files, format_table
-    print(format_table(compare_files(args.a, args.b)))
+    print(format_table(compare_files(args.a, args.b, shared=args.shared)))
 
 
 def cmd_bench(args):
@@ -297,6 +297,8 @@ def build_parser():
     p = sub.add_parser("compare", help="max abs / rel difference of every array of two .npz files")
     p.add_argument("a", metavar="A.npz", help="first file (its arrays set the scale)")
     p.add_argument("b", metavar="B.npz", help="second file, with the same names and shapes")
+    p.add_argument("--shared", action="store_true", help="compare only the arrays both files hold "
+                   "(e.g. a dense and a ticket checkpoint) and list the others")
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("bench", help="time minigrok against PyTorch (needs torch; benchmarks/bench.py)")

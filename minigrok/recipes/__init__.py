@@ -20,6 +20,7 @@ import time
 from .. import store
 from ..errors import MinigrokError
 from ..runs import TOKEN_MODELS
+from ..settings import check_setting
 from . import (edge_popup, imp, no_decay, non_grokking, norm_control, ops, pai, rate_sweep,
                ticket)
 from .common import DEFAULT_SEEDS, parse_seeds, recipe_config
@@ -45,9 +46,8 @@ def run_recipe(name, cfg, root, folder=None, seeds=DEFAULT_SEEDS, opts=None, qui
                             f"{' or '.join(TOKEN_MODELS)}")
     seeds = parse_seeds(seeds)
     opts = dict(opts or {})
-    rate = opts.setdefault("rate", 0.6)
-    if not 0.0 < rate < 1.0:
-        raise MinigrokError(f"--rate {rate} is outside (0, 1) (the fraction of weights removed)")
+    if check_setting("rate", opts.setdefault("rate", 0.6)) == 0:
+        raise MinigrokError("rate = 0 is not allowed here: a ticket needs a rate in (0, 1)")
     from ..runs import plan
     plan({**cfg, "seed": seeds[0]})  # the settings themselves: every check, nothing written
     opts = recipe.check(cfg, seeds, opts) if hasattr(recipe, "check") else opts

@@ -27,6 +27,7 @@ from ..backend import to_device
 from ..errors import MinigrokError
 from ..masks import density as mask_density
 from ..runs import plan, train_runs, unit_folder, with_defaults
+from ..settings import check_setting
 from ..train import DATA_KEYS, grokking_times
 
 DEFAULT_SEEDS = (0, 1, 2)
@@ -73,11 +74,9 @@ def recipe_config(cfg):
     return with_defaults({"stop_after": TICKET_STOP_AFTER, **cfg})
 
 
-def check_rates(rates, what="rate", zero=True):
+def check_rates(rates, what="rate"):
     for r in rates:
-        if not ((0.0 <= r if zero else 0.0 < r) and r < 1.0):
-            raise MinigrokError(f"{what} {r} is outside {'[0' if zero else '(0'}, 1) "
-                                "(the fraction of weights removed)")
+        check_setting("rate", r)
     if len(set(rates)) != len(rates):
         raise MinigrokError(f"{what}s must not repeat a value: {rates}")
     return list(rates)

@@ -25,6 +25,7 @@ from ..errors import MinigrokError
 from ..figures import plotter
 from ..pruning.edge_popup import REPORT_EPOCHS, init_scores, supermask, supermask_model
 from ..pruning.magnitude import density_from
+from ..settings import check_setting
 from ..train import grokking_times, train_loop
 from .common import (dense_runs, device_data, eval_grid, finish, format_table, on_device,
                      result_row, say, ticket_hp, train_one)
@@ -56,15 +57,13 @@ def train_edge_popup(model, weights, data, hp, density, scores, scope="layer", l
 
 def check(cfg, seeds, opts):
     start, ep_epochs = opts.get("from_epoch", 1000), opts.get("ep_epochs", 2000)
-    every = cfg["checkpoint_every"]
-    if not (isinstance(start, int) and 0 < start <= cfg["epochs"] and start % every == 0):
-        raise MinigrokError(f"--from-epoch {start} is not allowed: give a checkpoint epoch in "
-                            f"(0, --epochs], a multiple of --checkpoint-every ({every})")
-    if not (isinstance(ep_epochs, int) and ep_epochs >= 1):
-        raise MinigrokError(f"--ep-epochs {ep_epochs} is not allowed: give an integer >= 1")
     lr = opts.get("ep_lr", 1e-2)
-    if not lr > 0:
-        raise MinigrokError(f"--ep-lr {lr} is not allowed: the learning rate must be > 0")
+    for name, value in (("from_epoch", start), ("ep_epochs", ep_epochs), ("ep_lr", lr)):
+        check_setting(name, value)
+    every = cfg["checkpoint_every"]
+    if not (start <= cfg["epochs"] and start % every == 0):
+        raise MinigrokError(f"from_epoch = {start} is not allowed: give a checkpoint epoch in "
+                            f"(0, --epochs], a multiple of --checkpoint-every ({every})")
     return {**opts, "from_epoch": start, "ep_epochs": ep_epochs, "ep_lr": lr}
 
 

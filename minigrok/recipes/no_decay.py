@@ -20,6 +20,7 @@ import time
 from ..errors import MinigrokError
 from ..figures import plotter
 from ..pruning.magnitude import magnitude_prune
+from ..settings import check_setting
 from .common import (check_rates, dense_runs, finish, format_table, result_row, say, ticket_hp,
                      train_masked)
 
@@ -76,7 +77,7 @@ def _jobs(dense, rate_by_seed):
 
 
 def check(cfg, seeds, opts):
-    threshold = f"{float(opts.get('grok_threshold', 0.95)):g}"
+    threshold = f"{float(check_setting('grok_threshold', opts.get('grok_threshold', 0.95))):g}"
     if threshold not in ("0.95", "0.99"):
         raise MinigrokError(f"--grok-threshold {threshold} is not allowed: use 0.95 or 0.99")
     return {**opts, "rates": check_rates(opts.get("rates") or RATES), "grok_threshold": threshold}

@@ -28,6 +28,7 @@ from ..errors import MinigrokError
 from ..masks import density as mask_density
 from ..objectives import score_name
 from ..pruning.magnitude import SCOPES, density_from, magnitude_prune
+from ..settings import check_setting
 from .common import dense_runs, ticket_hp, train_one
 
 NAME = "ticket"
@@ -38,18 +39,16 @@ DEFAULTS = {"rate": 0.6, "scope": "global", "rewind_epoch": 0, "dense_stop_after
 def check(cfg, seeds, opts):
     """The ticket's options, every check before anything is written."""
     opts = {**DEFAULTS, **opts}
-    density_from(rate=opts["rate"])
+    for name in ("rate", "rewind_epoch", "dense_stop_after"):
+        check_setting(name, opts[name])
     if opts["scope"] not in SCOPES:
         raise MinigrokError(f"unknown pruning scope {opts['scope']!r}; allowed: {', '.join(SCOPES)}")
     k, every = opts["rewind_epoch"], cfg["checkpoint_every"]
-    if not (isinstance(k, int) and 0 <= k <= cfg["epochs"] and k % every == 0):
+    if not (k <= cfg["epochs"] and k % every == 0):
         raise MinigrokError(f"rewind epoch {k} is not allowed: give a multiple of "
                             f"--checkpoint-every ({every}) in [0, --epochs {cfg['epochs']}]")
     if len(seeds) != 1:
         raise MinigrokError("a ticket is trained for one seed: give --seed")
-    stop = opts["dense_stop_after"]
-    if stop is not None and not (isinstance(stop, int) and stop >= 0):
-        raise MinigrokError(f"--dense-stop-after {stop} is not allowed: give an integer >= 0")
     return opts
 
 
