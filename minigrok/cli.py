@@ -181,12 +181,20 @@ RECIPE_COMMANDS = {
 }
 
 
+RECIPE_OPTIONS = ("rate", "scope", "rewind_epoch", "dense_stop_after", "from_epoch", "ep_epochs",
+                  "ep_lr", "grok_threshold", "rates", "at", "ops")
+
+
 def cmd_recipe(args):
     name, root, folder, seeds = RECIPE_COMMANDS[args.command](args)
     if name not in RECIPES:
         raise MinigrokError(f"unknown experiment {name!r}; allowed: {', '.join(EXPERIMENTS)}")
-    summary = run_recipe(name, _training_config(args), root, folder, seeds, _recipe_options(args),
-                         args.quiet)
+    taken = RECIPES[name].OPTIONS
+    unused = sorted("--" + d.replace("_", "-") for d in args.given if d in RECIPE_OPTIONS and d not in taken)
+    if unused:
+        raise MinigrokError(f"{name} does not take {', '.join(unused)}")
+    opts = {k: v for k, v in _recipe_options(args).items() if k in taken}
+    summary = run_recipe(name, _training_config(args), root, folder, seeds, opts, args.quiet)
     print(RECIPES[name].report(summary))
     print(f"wrote {os.path.join(folder, 'summary.json')}", file=sys.stderr)
 

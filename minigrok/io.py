@@ -149,9 +149,13 @@ def load_arrays(path):
         raise MinigrokError(f"file {path!r} does not exist")
     try:
         with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
+            arrays = {k: data[k] for k in data.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as exc:
         raise MinigrokError(f"cannot read {path!r}: not a valid .npz file ({exc})") from None
+    for k, v in arrays.items():
+        if not isinstance(v, np.ndarray):  # NumPy hands back the raw bytes of a non-.npy member
+            raise MinigrokError(f"cannot read {path!r}: not a valid .npz file ({k!r} is not a .npy array)")
+    return arrays
 
 
 def save_split(path, data):

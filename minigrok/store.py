@@ -33,6 +33,7 @@ import os
 import platform
 import re
 import shutil
+import tempfile
 
 import numpy as np
 
@@ -132,8 +133,10 @@ def check_output_folder(folder, what="--out"):
         parent = os.path.dirname(parent)
     if not os.path.isdir(parent):
         raise MinigrokError(f"{what} {folder!r} cannot be made: {parent!r} is a file")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise MinigrokError(f"{what} {folder!r}: {parent!r} is not writable")
+    try:  # the one sure test that a folder can be made there: make one, then remove it
+        os.rmdir(tempfile.mkdtemp(prefix=".probe-", dir=parent))
+    except OSError as exc:
+        raise MinigrokError(f"{what} {folder!r} cannot be written: {parent!r}: {exc.strerror}") from None
 
 
 def read_identity(folder):

@@ -43,7 +43,8 @@ def find_runs(path):
     summary_path = os.path.join(path, "summary.json")
     if os.path.isfile(summary_path):
         runs = io.load_json(summary_path).get("runs")
-        if isinstance(runs, dict) and set(runs) == {"dense", "ticket"}:
+        if (isinstance(runs, dict) and set(runs) == {"dense", "ticket"}
+                and all(isinstance(v, str) for v in runs.values())):
             sub = {k: os.path.join(path, v) for k, v in runs.items()}
             missing = [d for d in sub.values() if not _is_run(d)]
             if missing:

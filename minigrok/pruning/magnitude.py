@@ -26,11 +26,20 @@ def density_from(rate=None, density=None):
     return check_setting("density", density)
 
 
+def check_kept(params, density, scope="global"):
+    """The one-line error top_k_mask would give, from the shapes alone (before training)."""
+    if scope == "layer":
+        for k, w in params.items():
+            _n_keep(density, w.size, k)
+    else:
+        _n_keep(density, sum(w.size for w in params.values()), "the network")
+
+
 def _n_keep(density, size, where):
     """round(density * size), refused when it keeps no weight at all."""
     n = int(round(density * size))
     if n == 0:
-        raise MinigrokError(f"density {density:.3g} (rate {1 - density:.3g}) keeps none of the "
+        raise MinigrokError(f"density {density:.10g} (rate {1 - density:.10g}) keeps none of the "
                             f"{size} weights of {where}: give a smaller rate")
     return n
 

@@ -19,6 +19,7 @@ import time
 
 from .. import store
 from ..errors import MinigrokError
+from ..pruning.magnitude import check_kept
 from ..runs import TOKEN_MODELS
 from ..settings import check_setting
 from . import (edge_popup, imp, no_decay, non_grokking, norm_control, ops, pai, rate_sweep,
@@ -46,11 +47,17 @@ def run_recipe(name, cfg, root, folder=None, seeds=DEFAULT_SEEDS, opts=None, qui
                             f"{' or '.join(TOKEN_MODELS)}")
     seeds = parse_seeds(seeds)
     opts = dict(opts or {})
-    if check_setting("rate", opts.setdefault("rate", 0.6)) == 0:
+    unknown = sorted(set(opts) - set(recipe.OPTIONS))
+    if unknown:
+        raise MinigrokError(f"{name} does not take {', '.join(unknown)}; it takes "
+                            f"{', '.join(recipe.OPTIONS)}")
+    if "rate" in recipe.OPTIONS and check_setting("rate", opts.setdefault("rate", 0.6)) == 0:
         raise MinigrokError("rate = 0 is not allowed here: a ticket needs a rate in (0, 1)")
     from ..runs import plan
-    plan({**cfg, "seed": seeds[0]})  # the settings themselves: every check, nothing written
+    spec = plan({**cfg, "seed": seeds[0]})  # the settings themselves: every check, nothing written
     opts = recipe.check(cfg, seeds, opts) if hasattr(recipe, "check") else opts
+    for rate in [opts.get("rate", 0.0), *opts.get("rates", [])]:  # every mask keeps some weight
+        check_kept(spec["params"], 1 - check_setting("rate", rate), opts.get("scope") or "global")
     folder = folder or os.path.join(root, name)
     store.check_output_folder(root)
     store.check_output_folder(folder)

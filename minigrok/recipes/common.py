@@ -64,8 +64,8 @@ def parse_list(text, kind, what):
 def parse_seeds(text):
     """'0,1,2' (or a list of ints) -> [0, 1, 2]; distinct integers >= 0, at least one."""
     values = parse_list(text, int, "--seeds")
-    if any((not isinstance(v, int)) or isinstance(v, bool) or v < 0 for v in values):
-        raise MinigrokError(f"--seeds {text!r} must be distinct integers >= 0")
+    for v in values:
+        check_setting("seed", v)
     return values
 
 

@@ -31,6 +31,7 @@ from .common import (dense_runs, device_data, eval_grid, finish, format_table, o
                      result_row, say, ticket_hp, train_one)
 
 NAME = "edge-popup"
+OPTIONS = ("rate", "from_epoch", "ep_epochs", "ep_lr")  # the options it takes besides the training settings
 PAPER = {"wd only": (0.53, 0.95, 1.00, 1.00), "EP w/o wd": (0.68, 0.80, 0.84, 0.92),
          "EP + wd": (0.82, 0.96, 0.99, 1.00)}
 

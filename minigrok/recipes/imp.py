@@ -17,6 +17,7 @@ from ..pruning.magnitude import magnitude_prune
 from .common import dense_runs, finish, format_table, result_row, say, ticket_hp, train_one
 
 NAME = "imp"
+OPTIONS = ("rate",)  # the options it takes besides the training settings
 
 
 def run(cfg, root, folder, seeds, opts, quiet=False):

@@ -25,6 +25,7 @@ from .common import (check_rates, dense_runs, finish, format_table, result_row, 
                      train_masked)
 
 NAME = "no-decay"
+OPTIONS = ("rate", "rates", "grok_threshold")  # the options it takes besides the training settings
 RATES = (0.7, 0.8, 0.9)
 STEP = 0.01
 SEARCH_EVAL_EVERY = 10

@@ -18,6 +18,7 @@ from ..pruning.non_grokking import EPOCHS, non_grokking_masks
 from .common import dense_runs, finish, format_table, result_row, say, ticket_hp, train_masked
 
 NAME = "non-grokking"
+OPTIONS = ("rate", "at")  # the options it takes besides the training settings
 
 
 def check_epochs(cfg, epochs):

@@ -17,6 +17,7 @@ from ..pruning.norm_control import norm_matched_init, norm_ratio
 from .common import dense_runs, finish, format_table, result_row, say, ticket_hp, train_one
 
 NAME = "norm-control"
+OPTIONS = ("rate",)  # the options it takes besides the training settings
 
 
 def run(cfg, root, folder, seeds, opts, quiet=False):

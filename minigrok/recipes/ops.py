@@ -19,6 +19,7 @@ from ..pruning.magnitude import magnitude_prune
 from .common import dense_runs, finish, format_table, result_row, say, ticket_hp, train_one
 
 NAME = "ops"
+OPTIONS = ("rate", "ops")  # the options it takes besides the training settings
 
 
 def check_ops(ops):

@@ -21,6 +21,7 @@ from ..pruning import (grasp, magnitude_prune, random_like, snip, synflow,
 from .common import dense_runs, finish, format_table, result_row, say, ticket_hp, train_masked
 
 NAME = "pai"
+OPTIONS = ("rate",)  # the options it takes besides the training settings
 METHODS = ("ticket", "random", "snip", "grasp", "synflow", "synflow-1round-data")
 
 

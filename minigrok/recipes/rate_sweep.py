@@ -20,6 +20,7 @@ from .common import (check_rates, dense_runs, finish, format_table, result_row, 
                      train_masked)
 
 NAME = "rate-sweep"
+OPTIONS = ("rates", "scope", "dense_stop_after")  # the options it takes besides the training settings
 ANY_TASK = True  # modular, MNIST, regression, parity alike
 RATES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 

@@ -32,6 +32,7 @@ from ..settings import check_setting
 from .common import dense_runs, ticket_hp, train_one
 
 NAME = "ticket"
+OPTIONS = ("rate", "scope", "rewind_epoch", "dense_stop_after")  # the options it takes besides the training settings
 ANY_TASK = True
 DEFAULTS = {"rate": 0.6, "scope": "global", "rewind_epoch": 0, "dense_stop_after": None}
 
