@@ -47,6 +47,11 @@ def given_options(parser, argv):
     return given
 
 
+def _int_or_none(text):
+    """An integer, or 'none'."""
+    return None if text.strip().lower() == "none" else int(text)
+
+
 def _add_training_args(parser, defaults, with_seed=True):
     g = parser.add_argument_group("task and model")
     g.add_argument("--task", default="modular",
@@ -77,8 +82,9 @@ def _add_training_args(parser, defaults, with_seed=True):
                    help=f"AdamW beta2, the second moment's decay (default {defaults['betas'][1]})")
     g.add_argument("--eval-every", type=int,
                    help="log metrics every k epochs (default 1; mnist 100)")
-    g.add_argument("--checkpoint-every", type=int,
-                   help="save a resumable checkpoint every k >= 1 epochs (default 1000; mnist 10000)")
+    g.add_argument("--checkpoint-every", type=_int_or_none,
+                   help="save a resumable checkpoint every k >= 1 epochs (default 1000; mnist "
+                        "10000), or 'none': no checkpoint, a kill loses the whole run")
     g.add_argument("--stop-after", type=int, default=defaults["stop_after"],
                    help="stop once test accuracy has held >= --stop-threshold for N epochs "
                         f"(default {defaults['stop_after'] or 'none: train to --epochs'})")
@@ -102,9 +108,11 @@ def _training_config(args):
     optional = {"model": args.model, "epochs": args.epochs, "lr": args.lr, "weight_decay": args.wd,
                 "data_dir": args.data_dir, "n_train": args.n_train, "kappa": args.kappa,
                 "report_threshold": args.report_threshold, "eval_every": args.eval_every,
-                "checkpoint_every": args.checkpoint_every, "stop_threshold": args.stop_threshold,
+                "stop_threshold": args.stop_threshold,
                 "seed": getattr(args, "seed", None)}
     cfg.update({k: v for k, v in optional.items() if v is not None})
+    if "checkpoint_every" in args.given:  # 'none' is a value here, not "left unset"
+        cfg["checkpoint_every"] = args.checkpoint_every
     if cfg.get("model") is not None and cfg["model"] not in MODELS:
         raise MinigrokError(f"unknown model {cfg['model']!r}; allowed: {', '.join(sorted(MODELS))}")
     return with_defaults(cfg)

@@ -54,7 +54,7 @@ RULES = {
     # schedule and reporting
     "epochs": _int_at_least(0),
     "eval_every": _int_at_least(1),
-    "checkpoint_every": _int_at_least(1),
+    "checkpoint_every": _optional(_int_at_least(1)),  # none: no checkpoint (no resume)
     "stop_after": _optional(_int_at_least(0)),
     "stop_threshold": _number(lambda v: 0 < v <= 1, "in (0, 1]"),
     "report_threshold": _optional(_number(lambda v: 0 < v <= 1, "in (0, 1]")),

@@ -304,3 +304,14 @@ def test_fuzz_every_option_with_bad_values(tmp_path_factory, case, data):
     assert code == 2, (args, err.getvalue(), sink.getvalue()[-300:])
     assert len(lines) == 1 and lines[0].startswith("minigrok: error: "), (args, err.getvalue())
     assert tree(work) == before and not out.exists(), args
+
+
+def test_checkpoint_every_none_is_explicit(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--p", "11", "--epochs", "6", "--checkpoint-every", "none", "--quiet",
+                 "--out", str(out)]) == 0
+    assert not (out / "checkpoints").exists() and (out / "final.npz").exists()
+    refused(["ticket", "--p", "11", "--epochs", "6", "--checkpoint-every", "none", "--rewind-epoch",
+             "3", "--quiet", "--out", tmp_path / "t"], capsys, "rewind epoch 3 is not allowed")
+    assert main(["ticket", "--p", "11", "--epochs", "6", "--checkpoint-every", "None", "--quiet",
+                 "--out", str(tmp_path / "t")]) == 0

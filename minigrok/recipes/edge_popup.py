@@ -62,7 +62,7 @@ def check(cfg, seeds, opts):
     for name, value in (("from_epoch", start), ("ep_epochs", ep_epochs), ("ep_lr", lr)):
         check_setting(name, value)
     every = cfg["checkpoint_every"]
-    if not (start <= cfg["epochs"] and start % every == 0):
+    if not (every and start <= cfg["epochs"] and start % every == 0):
         raise MinigrokError(f"from_epoch = {start} is not allowed: give a checkpoint epoch in "
                             f"(0, --epochs], a multiple of --checkpoint-every ({every})")
     return {**opts, "from_epoch": start, "ep_epochs": ep_epochs, "ep_lr": lr}

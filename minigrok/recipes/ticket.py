@@ -44,8 +44,8 @@ def check(cfg, seeds, opts):
         check_setting(name, opts[name])
     if opts["scope"] not in SCOPES:
         raise MinigrokError(f"unknown pruning scope {opts['scope']!r}; allowed: {', '.join(SCOPES)}")
-    k, every = opts["rewind_epoch"], cfg["checkpoint_every"]
-    if not (k <= cfg["epochs"] and k % every == 0):
+    k, every = opts["rewind_epoch"], cfg["checkpoint_every"] or 0
+    if not (k <= cfg["epochs"] and (k == 0 or (every and k % every == 0))):
         raise MinigrokError(f"rewind epoch {k} is not allowed: give a multiple of "
                             f"--checkpoint-every ({every}) in [0, --epochs {cfg['epochs']}]")
     if len(seeds) != 1:
