@@ -18,9 +18,11 @@ tau_grok = t_gen / t_mem.
 The loop writes nothing: it hands snapshots to on_checkpoint and each run's end to
 on_stop, and runs.py turns those into files through store.py.
 """
+import math
+
 import numpy as np
 
-from .backend import array_module, keep_freed_memory, to_numpy
+from .backend import array_module, keep_freed_memory, to_float, to_numpy
 from .errors import MinigrokError
 from .io import METRIC_COLUMNS
 from .objectives import get_objective
@@ -62,14 +64,14 @@ def evaluate(model, params, x, y, objective="ce"):
 
 
 def weight_norms(params, n_models=None):
-    """(L1, L2) norms of all effective weights taken as one vector, per run: two float64
-    host arrays (n_models,) for stacked params, (1,) for one run's (n_models None). Each
+    """(L1, L2) norms of all effective weights taken as one vector, per run: two lists of
+    n_models floats for stacked params, of one float for one run's (n_models None). Each
     run's sums are taken over its own arrays, so a run gets the same bits stacked or not."""
     xp = array_module(*params.values())
     runs = [params] if n_models is None else [{k: w[j] for k, w in params.items()} for j in range(n_models)]
-    l1 = [sum(xp.abs(w).astype(xp.float64).sum() for w in run.values()) for run in runs]
-    l2 = [sum((w.astype(xp.float64) ** 2).sum() for w in run.values()) ** 0.5 for run in runs]
-    return _per_run(xp.stack(l1)), _per_run(xp.stack(l2))
+    l1 = [to_float(sum(xp.abs(w).astype(xp.float64).sum() for w in run.values())) for run in runs]
+    l2 = [to_float(sum((w.astype(xp.float64) ** 2).sum() for w in run.values()) ** 0.5) for run in runs]
+    return l1, l2
 
 
 # ----------------------------------------------------------------------------------------
@@ -136,15 +138,15 @@ def _member(arrays, j, stacked):
 
 
 def _take(arrays, keep):
-    """The runs `keep` (a host index array) of every array of a stacked dict."""
+    """The runs `keep` (a list of indices) of every array of a stacked dict."""
     xp = array_module(*arrays.values())
     index = xp.asarray(keep)
     return {k: v[index] for k, v in arrays.items()}
 
 
 def _per_run(value):
-    """A loss or accuracy as a float64 host array (K,): K = 1 for one unstacked run."""
-    return np.atleast_1d(np.asarray(to_numpy(value), dtype=np.float64))
+    """A loss or accuracy as a list of K Python floats (K = 1 for one unstacked run)."""
+    return np.asarray(to_numpy(value), dtype=np.float64).ravel().tolist()
 
 
 # ----------------------------------------------------------------------------------------
@@ -189,14 +191,15 @@ def train_loop(model, params, data, hp, masks=None, opt_state=None, metrics=None
     checkpoint_every = hp.get("checkpoint_every")
     effective = getattr(model, "effective_weights", lambda p: p)  # W * mask of a supermask model
     since = [held_since(m, stop_thr) for m in metrics]
-    alive = np.arange(K)  # the original index of each run still training
+    alive = list(range(K))  # the original index of each run still training
     outcomes = [None] * K
     bar = progress_start(label, start_epoch, epochs, every=max(1000, every), enabled=not quiet)
     epoch = start_epoch
     for epoch in range(start_epoch, epochs + 1):
         logged = epoch % every == 0 or epoch == epochs
-        stopping = np.full(len(alive), epoch == epochs)  # (alive,) runs ending at this row
-        stopped_early = np.zeros(len(alive), dtype=bool)
+        n = len(alive)
+        stopping = [epoch == epochs] * n  # per run still training: does it end at this row?
+        stopped_early = [False] * n
         if logged:  # measured on the parameters before this epoch's step
             test_loss, test_acc = map(_per_run, evaluate(model, params, data["test_x"],
                                                          data["test_y"], objective))
@@ -205,19 +208,19 @@ def train_loop(model, params, data, hp, masks=None, opt_state=None, metrics=None
                 since[i] = streak_start(since[i], epoch, test_acc[j] >= stop_thr)
                 stopped_early[j] = (stop_after is not None and since[i] is not None
                                     and epoch - since[i] >= stop_after)
-            stopping |= stopped_early
+                stopping[j] = stopping[j] or stopped_early[j]
         ending = {j: (_member(params, j, stacked), _opt_member(opt_state, j, stacked))
-                  for j in np.flatnonzero(stopping)}  # their last params: before the step
-        if stopping.all():  # no step after the last row
+                  for j in range(n) if stopping[j]}  # their last params: before the step
+        if all(stopping):  # no step after the last row
             train_loss, train_acc = evaluate(model, params, data["train_x"], data["train_y"], objective)
         else:  # every run steps; the step of an ending run is dropped with it below
             train_loss, train_acc = train_step(model, params, opt_state, data["train_x"],
                                                data["train_y"], hp, masks)
         train_loss, train_acc = _per_run(train_loss), _per_run(train_acc)
-        diverged = ~np.isfinite(train_loss)  # (alive,) NaN / inf: the weights have blown up
+        diverged = [not math.isfinite(x) for x in train_loss]  # NaN / inf: the weights blew up
         if logged:
-            diverged |= ~np.isfinite(test_loss)
-        for j in np.flatnonzero(diverged):
+            diverged = [d or not math.isfinite(x) for d, x in zip(diverged, test_loss)]
+        for j in (j for j in range(n) if diverged[j]):
             i = alive[j]
             ending.pop(j, None)
             outcomes[i] = {"params": None, "opt_state": None, "metrics": metrics[i],
@@ -230,22 +233,21 @@ def train_loop(model, params, data, hp, masks=None, opt_state=None, metrics=None
             for j, i in enumerate(alive):
                 if diverged[j]:
                     continue
-                row = (int(epoch), float(train_loss[j]), float(train_acc[j]), float(test_loss[j]),
-                       float(test_acc[j]), float(l1[j]), float(l2[j]))
+                row = (epoch, train_loss[j], train_acc[j], test_loss[j], test_acc[j], l1[j], l2[j])
                 for column, value in zip(METRIC_COLUMNS, row):
                     metrics[i][column].append(value)
-            progress_update(bar, epoch, f"train {train_acc.max():.3f} test {test_acc.max():.3f}"
-                            if K == 1 else f"{len(alive)} running, best test {test_acc.max():.3f}")
+            progress_update(bar, epoch, f"train {max(train_acc):.3f} test {max(test_acc):.3f}"
+                            if K == 1 else f"{n} running, best test {max(test_acc):.3f}")
         for j, (p_j, s_j) in ending.items():
             i = alive[j]
             outcomes[i] = {"params": p_j, "opt_state": s_j, "metrics": metrics[i],
                            "stopped_early": bool(stopped_early[j])}
             if on_stop:
                 on_stop(int(i), outcomes[i])
-        if ending or diverged.any():
-            keep = np.flatnonzero(~(stopping | diverged))
-            alive = alive[keep]
-            if len(alive) == 0:
+        if ending or any(diverged):
+            keep = [j for j in range(n) if not (stopping[j] or diverged[j])]
+            alive = [alive[j] for j in keep]
+            if not alive:
                 break
             params, data = _take(params, keep), _take(data, keep)
             opt_state["m"], opt_state["v"] = _take(opt_state["m"], keep), _take(opt_state["v"], keep)
