@@ -5,7 +5,6 @@ Each numbered test is a case a hostile user once hit (a kill at a chosen moment,
 with other settings, two processes on one folder); the crash test injects a crash at
 every file write of a train, a ticket and a stacked sweep and checks that running the
 same command again gives exactly the files of an uninterrupted run."""
-import hashlib
 import json
 import os
 import signal
@@ -15,6 +14,7 @@ import time
 
 import numpy as np
 import pytest
+from folders import tree
 
 import minigrok.io as io_module
 from minigrok import io, store
@@ -28,17 +28,6 @@ def cli(args, capsys):
     code = main([str(a) for a in args])
     out, err = capsys.readouterr()
     return code, out, err
-
-
-def tree(folder):
-    """{relative path: (mode, sha256)} of every file under folder: 'nothing changed'."""
-    found = {}
-    for base, _, files in os.walk(folder):
-        for name in files:
-            path = os.path.join(base, name)
-            with open(path, "rb") as f:
-                found[os.path.relpath(path, folder)] = (os.stat(path).st_mode, hashlib.sha256(f.read()).hexdigest())
-    return found
 
 
 def one_error_line(err, *fragments):

@@ -2,7 +2,6 @@
 written or changed; no bad number goes through (settings.py's table, the file checks,
 divergence, the memory estimate), and a hypothesis fuzz test drives every option with
 random bad values."""
-import hashlib
 import os
 import resource
 import subprocess
@@ -11,6 +10,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from folders import tree
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,16 +21,6 @@ from minigrok.settings import RULES, check_settings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAST = ["--p", "11", "--epochs", "6", "--checkpoint-every", "3", "--quiet"]
-
-
-def tree(folder):
-    found = {}
-    for base, _, files in os.walk(folder):
-        for name in files:
-            path = os.path.join(base, name)
-            with open(path, "rb") as f:
-                found[os.path.relpath(path, folder)] = hashlib.sha256(f.read()).hexdigest()
-    return found
 
 
 def refused(args, capsys, *fragments):
