@@ -16,9 +16,12 @@ from .errors import MinigrokError
 from .models import MODELS
 from .recipes import EXPERIMENTS, RECIPES, run_recipe
 from .recipes.common import TICKET_STOP_AFTER, parse_list
+from .parallel import default_workers
 from .runs import TRAIN_DEFAULTS, resume_run, train_run, with_defaults
+from .settings import check_setting
+from .threads import DEFAULT_THREADS, set_blas_threads
 
-RESUME_OPTIONS = {"resume", "epochs", "report_threshold", "quiet"}  # all `train --resume` takes
+RESUME_OPTIONS = {"resume", "epochs", "report_threshold", "quiet", "blas_threads"}  # all `--resume` takes
 
 
 class Parser(argparse.ArgumentParser):
@@ -93,6 +96,9 @@ def _add_training_args(parser, defaults, with_seed=True):
     g.add_argument("--report-threshold", type=float,
                    help="also report t_mem / t_gen at this test accuracy (tasks where 0.95 is "
                         "out of reach; MNIST's default is its own)")
+    g.add_argument("--blas-threads", type=int, default=DEFAULT_THREADS,
+                   help="threads of the BLAS under NumPy (default 1: the same seed gives the same "
+                        "bits on any machine; more threads round float32 sums differently)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -202,7 +208,9 @@ def cmd_recipe(args):
     if unused:
         raise MinigrokError(f"{name} does not take {', '.join(unused)}")
     opts = {k: v for k, v in _recipe_options(args).items() if k in taken}
-    summary = run_recipe(name, _training_config(args), root, folder, seeds, opts, args.quiet)
+    summary = run_recipe(name, _training_config(args), root, folder, seeds, opts, args.quiet,
+                         workers=getattr(args, "workers", 1), scheduler=getattr(args, "scheduler", None),
+                         blas_threads=args.blas_threads)
     print(RECIPES[name].report(summary))
     print(f"wrote {os.path.join(folder, 'summary.json')}", file=sys.stderr)
 
@@ -239,6 +247,13 @@ def cmd_bench(args):
 
 def _add_sweep_args(p):
     p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
+    p.add_argument("--workers", type=int, default=default_workers(),
+                   help="train independent runs in this many local processes, one BLAS thread "
+                        f"each (default: the cores this process may use, {default_workers()} here; "
+                        "1: in this process)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:8786",
+                   help="train them on a running Dask cluster instead (pip install 'minigrok[cluster]'; "
+                        "its workers must see --out)")
     p.add_argument("--scope", help="global (default) or layer")
     p.add_argument("--rates", help="comma-separated pruning rates, fractions removed (rate-sweep: "
                    "default 0.0,0.1,...,0.9; no-decay: 0.7,0.8,0.9)")
@@ -344,6 +359,8 @@ def main(argv=None):
         parser = build_parser()
         args = parser.parse_args(argv)
         args.given = given_options(parser, argv)
+        if hasattr(args, "blas_threads"):  # before any numerical work: same bits on any core count
+            set_blas_threads(check_setting("blas_threads", args.blas_threads))
         with np.errstate(all="ignore"):  # a NaN or inf loss is caught and reported as divergence
             args.func(args)
     except MinigrokError as exc:

@@ -4,10 +4,11 @@ import sys
 import time
 
 
-def progress_start(label, start, total, every=1000, stream=None, enabled=True):
-    """State of a progress display for steps start..total."""
+def progress_start(label, start, total, every=1000, stream=None, enabled=True, unit="epoch"):
+    """State of a progress display for steps start..total (of `unit`: epochs, or units of
+    a sweep)."""
     stream = stream or sys.stderr
-    return {"label": label, "start": start, "total": total, "every": max(1, every),
+    return {"label": label, "start": start, "total": total, "every": max(1, every), "unit": unit,
             "stream": stream, "tty": stream.isatty(), "enabled": enabled,
             "t0": time.perf_counter(), "last_draw": 0.0}
 
@@ -24,7 +25,10 @@ def progress_update(state, step, text=""):
     now = time.perf_counter()
     done = step - state["start"]
     rate = done / (now - state["t0"]) if now > state["t0"] else 0.0
-    speed = f"{1e3 / rate:.2f} ms/epoch ETA {(state['total'] - step) / rate:.0f}s" if rate > 0 else "starting"
+    speed = "starting"
+    if rate > 0:
+        per = f"{1e3 / rate:.2f} ms/epoch" if state["unit"] == "epoch" else f"{1 / rate:.1f} s/{state['unit']}"
+        speed = f"{per} ETA {(state['total'] - step) / rate:.0f}s"
     line = f"{state['label']} [{_bar(step / max(state['total'], 1))}] {step}/{state['total']} {text} {speed}"
     if state["tty"]:
         if now - state["last_draw"] >= 0.1 or step == state["total"]:

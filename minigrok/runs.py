@@ -25,6 +25,7 @@ from .errors import MinigrokError
 from .masks import apply, check_matches, density, ones_like
 from .models import get_model, model_config
 from .settings import check_memory, check_settings
+from .threads import blas_info
 from .train import DATA_KEYS, stack, train_loop
 
 TRAIN_DEFAULTS = {
@@ -64,14 +65,15 @@ def check_hyperparameters(cfg):
 
 def identity(cfg, mcfg, data, params, masks):
     """Everything that determines a run's numbers (store.py's run key hashes it): the
-    model and its sizes, the optimiser / logging / stopping settings, and the content of
-    the data split, of theta_0 and of the mask. Numbers are written as floats / ints so
+    model and its sizes, the optimiser / logging / stopping settings, the backend and the
+    BLAS thread count, and the content of the data split, of theta_0 and of the mask. Numbers are written as floats / ints so
     that 1 and 1.0 name the same run."""
     settings = {"lr": float(cfg["lr"]), "weight_decay": float(cfg["weight_decay"]),
                 "betas": [float(b) for b in cfg["betas"]], "eps": float(cfg["eps"]),
                 "eval_every": int(cfg["eval_every"]), "objective": cfg.get("objective", "ce"),
                 "stop_after": None if cfg["stop_after"] is None else int(cfg["stop_after"]),
-                "stop_threshold": float(cfg["stop_threshold"]), "backend": cfg["backend"]}
+                "stop_threshold": float(cfg["stop_threshold"]), "backend": cfg["backend"],
+                "blas_threads": blas_info().get("threads")}  # how float32 sums are split
     found = {"format": store.FORMAT, "model": mcfg, "settings": settings,
              "data": store.digest({k: data[k] for k in DATA_KEYS}),
              "theta_0": store.digest(params), "mask": store.digest(masks)}

@@ -74,6 +74,9 @@ RULES = {
     "ep_epochs": _int_at_least(1),
     "ep_lr": _number(lambda v: v > 0, "> 0"),
     "grok_threshold": _number(lambda v: 0 < v <= 1, "in (0, 1]"),
+    # where it runs
+    "workers": _int_at_least(1),
+    "blas_threads": _int_at_least(1),
 }
 
 

@@ -41,6 +41,7 @@ from . import __version__, io
 from .backend import backend_name
 from .errors import MinigrokError
 from .masks import check_matches
+from .threads import blas_info
 from .train import grokking_times
 
 FORMAT = 2  # run-folder format; folders of older minigrok versions are refused
@@ -179,6 +180,9 @@ def decide(folder, spec, view_settings=()):
         diff = differences({k: v for k, v in found_cfg.items() if k not in view_settings},
                            {k: v for k, v in spec["cfg"].items() if k not in view_settings},
                            ("in the folder", "asked"))
+        if not diff:
+            diff = differences(found_identity.get("settings", {}), spec["identity"]["settings"],
+                               ("in the folder", "asked"))
         diff += [f"the {part} differs" for part in ("data", "theta_0", "mask")
                  if not diff and found_identity.get(part) != spec["identity"].get(part)]
         raise MinigrokError(f"{folder!r} holds a run with other settings ("
@@ -410,8 +414,10 @@ def summarize(cfg, data_meta, final, key):
 
 
 def versions():
+    """What computed the numbers: versions, backend, the BLAS (library, build, kernel,
+    threads) and the machine."""
     return {"minigrok": __version__, "numpy": np.__version__, "python": platform.python_version(),
-            "backend": backend_name()}
+            "backend": backend_name(), "blas": blas_info(), "machine": platform.platform()}
 
 
 def load_result(folder, key):

@@ -95,15 +95,16 @@ def test_ops_two_ops(tmp_path):
 
 def test_dense_run_stored_and_keyed_by_settings(tmp_path):
     cfg = recipe_config({**SMALL, "epochs": 40})
-    first = dense_runs(cfg, str(tmp_path), [0], quiet=True)[0]
+    where = {"root": str(tmp_path)}
+    first = dense_runs(cfg, where, [0], quiet=True)[0]
     stamp = os.path.getmtime(os.path.join(first["dir"], "final.npz"))
-    again = dense_runs(cfg, str(tmp_path), [0], quiet=True)[0]
+    again = dense_runs(cfg, where, [0], quiet=True)[0]
     assert again["dir"] == first["dir"] and os.path.getmtime(os.path.join(again["dir"], "final.npz")) == stamp
     assert again["metrics"]["test_acc"] == first["metrics"]["test_acc"]
-    other = dense_runs({**cfg, "lr": 5e-3, "epochs": 2}, str(tmp_path), [0], quiet=True)[0]
+    other = dense_runs({**cfg, "lr": 5e-3, "epochs": 2}, where, [0], quiet=True)[0]
     assert other["dir"] != first["dir"]  # other settings: another run
     # the ticket's early stop is not a dense setting: the same run
-    same = dense_runs({**cfg, "stop_after": 7}, str(tmp_path), [0], quiet=True)[0]
+    same = dense_runs({**cfg, "stop_after": 7}, where, [0], quiet=True)[0]
     assert same["dir"] == first["dir"]
     assert len(dense_folders(str(tmp_path))) == 2
 

@@ -17,6 +17,11 @@ def _params(seed):
 @given(st.integers(0, 1000), st.floats(0.0, 0.99), st.sampled_from(["global", "layer"]))
 def test_exact_counts(seed, rate, scope):
     params = _params(seed)
+    sizes = [68] if scope == "global" else [w.size for w in params.values()]
+    if any(round((1 - rate) * n) == 0 for n in sizes):  # keeps no weight: refused
+        with pytest.raises(MinigrokError, match="keeps none of the"):
+            magnitude_prune(params, rate=rate, scope=scope)
+        return
     masks = magnitude_prune(params, rate=rate, scope=scope)
     if scope == "global":
         assert sum(int(m.sum()) for m in masks.values()) == round((1 - rate) * 68)

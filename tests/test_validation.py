@@ -235,6 +235,7 @@ BAD = {  # option -> strategy of values it must refuse
     "--op": NOT_NUMBERS, "--split": NOT_NUMBERS, "--dtype": st.sampled_from(["float16", "int", "", "f32"]),
     "--model": st.sampled_from(["cnn", "", "MLP", "fc"]), "--task": NOT_NUMBERS,
     "--backend": st.sampled_from(["jax", "", "torch"]),
+    "--blas-threads": st.one_of(NOT_INT, st.integers(-10**6, 0).map(str)),
     "--init": st.sampled_from(["missing.npz", "corrupt.npz"]),
     "--mask": st.sampled_from(["missing.npz", "corrupt.npz"]),
 }
@@ -245,6 +246,7 @@ RECIPE_BAD = {
     "--dense-stop-after": st.one_of(NOT_INT, NEGATIVE),
 }
 SWEEP_BAD = {
+    "--workers": st.one_of(NOT_INT, st.integers(-10**6, 0).map(str)),
     "--rates": st.one_of(NOT_NUMBERS.filter(bool), st.sampled_from(["0.1,0.1", "1.0", "nan", "-0.1,0.2"])),
     "--seeds": st.one_of(NOT_NUMBERS.filter(lambda s: s not in ("", "1,2")), st.sampled_from(["-1", "0,0", "1.5"])),
 }

@@ -19,6 +19,8 @@ import time
 
 from .. import store
 from ..errors import MinigrokError
+from ..parallel import executor
+from ..threads import DEFAULT_THREADS, set_blas_threads
 from ..pruning.magnitude import check_kept
 from ..runs import TOKEN_MODELS
 from ..settings import check_setting
@@ -31,10 +33,14 @@ RECIPES = {m.NAME: m for m in (ticket, rate_sweep, no_decay, non_grokking, norm_
 EXPERIMENTS = tuple(name for name in RECIPES if name != "ticket")
 
 
-def run_recipe(name, cfg, root, folder=None, seeds=DEFAULT_SEEDS, opts=None, quiet=False):
+def run_recipe(name, cfg, root, folder=None, seeds=DEFAULT_SEEDS, opts=None, quiet=False,
+               workers=1, scheduler=None, blas_threads=DEFAULT_THREADS):
     """Check everything, then run recipe `name` with training settings cfg, its units in
     ROOT/runs/ and its report in folder (default ROOT/<name>/), holding folder's lock.
-    Returns the summary dict (also in folder/summary.json)."""
+    workers > 1 (local processes) or scheduler (a Dask address) train independent units
+    in parallel (parallel.py); this process's BLAS gets blas_threads threads, as every
+    worker's (threads.py). Returns the summary dict (also in folder/summary.json)."""
+    set_blas_threads(check_setting("blas_threads", blas_threads))
     if name not in RECIPES:
         raise MinigrokError(f"unknown experiment {name!r}; allowed: {', '.join(EXPERIMENTS)}")
     recipe = RECIPES[name]
@@ -56,6 +62,9 @@ def run_recipe(name, cfg, root, folder=None, seeds=DEFAULT_SEEDS, opts=None, qui
     from ..runs import plan
     spec = plan({**cfg, "seed": seeds[0]})  # the settings themselves: every check, nothing written
     opts = recipe.check(cfg, seeds, opts) if hasattr(recipe, "check") else opts
+    check_setting("workers", workers)
+    if scheduler is not None and not (isinstance(scheduler, str) and scheduler):
+        raise MinigrokError(f"scheduler = {scheduler!r} is not allowed: give a Dask address such as tcp://HOST:8786")
     for rate in [opts.get("rate", 0.0), *opts.get("rates", [])]:  # every mask keeps some weight
         check_kept(spec["params"], 1 - check_setting("rate", rate), opts.get("scope") or "global")
     folder = folder or os.path.join(root, name)
@@ -65,7 +74,9 @@ def run_recipe(name, cfg, root, folder=None, seeds=DEFAULT_SEEDS, opts=None, qui
     handle = store.open_for_writing(folder)
     try:
         t0 = time.perf_counter()
-        summary = recipe.run(cfg, root, folder, seeds, opts, quiet)
+        with executor(workers, scheduler) as pool:
+            where = {"root": root, "pool": pool, "parallel": workers > 1 or scheduler is not None}
+            summary = recipe.run(cfg, where, folder, seeds, opts, quiet)
         summary.setdefault("wall_time_s", time.perf_counter() - t0)
         return summary
     finally:

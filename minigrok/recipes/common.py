@@ -6,6 +6,11 @@ named by what it is and a prefix of its run key, reused only when the key matche
 resumed after a kill. Recipes writing to the same ROOT share their dense runs (`ticket`,
 `sweep` and every `experiment` with one --out reuse each other's).
 
+`where` = {"root": ROOT, "pool": an executor (parallel.py), "parallel": bool}: with
+parallel, units that are not on disk yet are trained by the pool's workers (one unit
+each) and read back from the store; without, in this process, stacked where asked. The
+numbers are the same either way, bit for bit.
+
     ROOT/runs/<model>-<op>-p<p>-seed<s>-dense-<key>/   a dense run, trained to the epoch cap
     ROOT/runs/<model>-<op>-p<p>-seed<s>-d<density>-<key>/   a retrained mask (ticket, ...)
     FOLDER/results.csv                one row per (condition, seed): t_mem, t_gen at 0.99
@@ -25,6 +30,7 @@ import time
 from .. import store
 from ..backend import to_device
 from ..errors import MinigrokError
+from ..parallel import run_units
 from ..masks import density as mask_density
 from ..runs import plan, train_runs, unit_folder, with_defaults
 from ..settings import check_setting
@@ -95,40 +101,59 @@ def dense_config(cfg, seed, stop_after=None):
 # ----------------------------------------------------------------------------------------
 # training units
 
-def dense_runs(cfg, root, seeds, quiet=False, stop_after=None):
-    """{seed: the dense run of (cfg, seed)} in ROOT/runs/ (trained if missing, resumed if
-    interrupted, reused if finished): {"model", "data", "theta_0", "params" (final),
-    "metrics", "summary", "dir", "seed"}, arrays on the host."""
-    specs = {s: plan(dense_config(cfg, s, stop_after)) for s in seeds}
-    out = {}
-    for s, spec in specs.items():
-        folder = unit_folder(root, spec)
-        say(f"dense seed {s}: {'reusing' if store.is_run(folder) else 'training'} {folder}", quiet)
-        result = train_runs([{"spec": spec, "dir": folder}], label=f"dense {cfg['op']} seed {s}",
-                            quiet=quiet)[0]
-        out[s] = {**result, "model": spec["model"], "data": spec["data"], "theta_0": spec["params"],
-                  "seed": s, "times": grokking_times(result["metrics"])}
-    return out
+def train_units(units, where, label, quiet=False, stacked=False):
+    """The results (store.load_result) of units [{"spec", "dir"}], trained where needed:
+    by the pool's workers when `where` is parallel and more than one unit is not on disk
+    yet, then all read back from the store; else here, stacked if asked."""
+    todo = [u for u in units if not (store.is_run(u["dir"]) and
+                                     store.decide(u["dir"], u["spec"])["action"] == "done")]
+    if where.get("parallel") and len(todo) > 1:
+        run_units(where["pool"], [{"cfg": u["spec"]["cfg"], "params0": u["spec"]["params"],
+                                   "masks": u["spec"]["masks"], "dir": u["dir"],
+                                   "label": os.path.basename(u["dir"])} for u in todo],
+                  label=label, quiet=quiet)
+    return train_runs(units, stacked=stacked, label=label, quiet=quiet)
 
 
-def train_masked(jobs, hp, root, label, quiet=False, stacked=True):
-    """Train each job {"seed", "params" (theta_0 or any start), "masks" (or None)} with
-    the settings hp as a unit of ROOT/runs/; stacked=True trains those not on disk yet as
-    one stacked model. Returns one {"params", "metrics", "times", "dir"} per job."""
+def train_dense(cfgs, where, quiet=False):
+    """{key: the dense run of cfgs[key]} in ROOT/runs/ (trained if missing, resumed if
+    interrupted, reused if finished; all of them at once through train_units):
+    {"model", "data", "theta_0", "params" (final), "metrics", "summary", "dir", "seed"},
+    arrays on the host."""
+    specs = {k: plan(c) for k, c in cfgs.items()}
+    units = [{"spec": spec, "dir": unit_folder(where["root"], spec)} for spec in specs.values()]
+    for u in units:
+        say(f"dense: {'reusing' if store.is_run(u['dir']) else 'training'} {u['dir']}", quiet)
+    results = train_units(units, where, "dense", quiet)
+    return {k: {**r, "model": spec["model"], "data": spec["data"], "theta_0": spec["params"],
+                "seed": spec["cfg"]["seed"], "times": grokking_times(r["metrics"])}
+            for (k, spec), r in zip(specs.items(), results)}
+
+
+def dense_runs(cfg, where, seeds, quiet=False, stop_after=None):
+    """{seed: the dense run of (cfg, seed)} (train_dense)."""
+    return train_dense({s: dense_config(cfg, s, stop_after) for s in seeds}, where, quiet)
+
+
+def train_masked(jobs, hp, where, label, quiet=False, stacked=True):
+    """Train each job {"seed", "params" (theta_0 or any start), "masks" (or None), and
+    optionally its own "hp"} with the settings hp as a unit of ROOT/runs/ (see
+    train_units; stacked=True stacks those trained here). Returns one {"params",
+    "metrics", "times", "dir"} per job."""
     if not jobs:
         return []
-    units = [{"spec": plan({**hp, "seed": j["seed"]}, params0=j["params"], masks=j["masks"])}
+    units = [{"spec": plan({**j.get("hp", hp), "seed": j["seed"]}, params0=j["params"], masks=j["masks"])}
              for j in jobs]
     for u in units:
-        u["dir"] = unit_folder(root, u["spec"])
-    results = train_runs(units, stacked=stacked, label=label, quiet=quiet)
+        u["dir"] = unit_folder(where["root"], u["spec"])
+    results = train_units(units, where, label, quiet, stacked)
     by_dir = {r["dir"]: r for r in results}
     return [{**by_dir[u["dir"]], "times": grokking_times(by_dir[u["dir"]]["metrics"])} for u in units]
 
 
-def train_one(params, seed, hp, masks, root, label, quiet=False):
+def train_one(params, seed, hp, masks, where, label, quiet=False):
     """One unit trained on its own (see train_masked)."""
-    return train_masked([{"seed": seed, "params": params, "masks": masks}], hp, root, label,
+    return train_masked([{"seed": seed, "params": params, "masks": masks}], hp, where, label,
                         quiet, stacked=False)[0]
 
 

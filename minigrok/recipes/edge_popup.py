@@ -28,7 +28,7 @@ from ..pruning.magnitude import density_from
 from ..settings import check_setting
 from ..train import grokking_times, train_loop
 from .common import (dense_runs, device_data, eval_grid, finish, format_table, on_device,
-                     result_row, say, ticket_hp, train_one)
+                     result_row, say, ticket_hp, train_masked)
 
 NAME = "edge-popup"
 OPTIONS = ("rate", "from_epoch", "ep_epochs", "ep_lr")  # the options it takes besides the training settings
@@ -68,26 +68,29 @@ def check(cfg, seeds, opts):
     return {**opts, "from_epoch": start, "ep_epochs": ep_epochs, "ep_lr": lr}
 
 
-def run(cfg, root, folder, seeds, opts, quiet=False):
+def run(cfg, where, folder, seeds, opts, quiet=False):
     rate, start, ep_epochs, lr = opts["rate"], opts["from_epoch"], opts["ep_epochs"], opts["ep_lr"]
     report_at = [e for e in REPORT_EPOCHS if e <= ep_epochs] or [ep_epochs]
     hp = {"lr": lr, "weight_decay": cfg["weight_decay"], "betas": cfg["betas"], "eps": cfg["eps"],
           "epochs": ep_epochs, "eval_every": eval_grid(cfg["eval_every"], report_at)}
     t0 = time.perf_counter()
     rows, curves, starts, dirs = [], {}, {}, []
+    dense = dense_runs(cfg, where, seeds, quiet)
+    weights = {}
     for s in seeds:
-        d = dense_runs(cfg, root, [s], quiet)[s]
-        weights, train_acc, test_acc = memorising_state(d, start)
+        weights[s], train_acc, test_acc = memorising_state(dense[s], start)
         starts[s] = {"epoch": start, "train_acc": train_acc, "test_acc": test_acc,
                      "memorising": train_acc >= 0.99 and test_acc < 0.95}
         say(f"{NAME}: seed {s} from epoch {start} (train {train_acc:.3f}, test {test_acc:.3f})", quiet)
-        wd_only = train_one(weights, s, ticket_hp(cfg, **hp, stop_after=None), None, root,
-                            f"wd only seed {s}", quiet)
-        dirs += [d["dir"], wd_only["dir"]]
-        runs = {"wd only": wd_only}
+    wd_only = train_masked([{"seed": s, "params": weights[s], "masks": None} for s in seeds],
+                           ticket_hp(cfg, **hp, stop_after=None), where, "wd only", quiet, stacked=False)
+    for s, wd_only_run in zip(seeds, wd_only):
+        d = dense[s]
+        dirs += [d["dir"], wd_only_run["dir"]]
+        runs = {"wd only": wd_only_run}
         for cond, wd in (("EP w/o wd", 0.0), ("EP + wd", cfg["weight_decay"])):
-            scores = init_scores(weights, np.random.default_rng(s))
-            r = train_edge_popup(d["model"], weights, d["data"], {**ticket_hp(cfg, **hp), "weight_decay": wd},
+            scores = init_scores(weights[s], np.random.default_rng(s))
+            r = train_edge_popup(d["model"], weights[s], d["data"], {**ticket_hp(cfg, **hp), "weight_decay": wd},
                                  density_from(rate=rate), scores, label=f"{cond} seed {s}", quiet=quiet)
             runs[cond] = {"metrics": r["metrics"], "times": grokking_times(r["metrics"]), "masks": r["masks"]}
         for cond, result in runs.items():

@@ -84,10 +84,10 @@ def check(cfg, seeds, opts):
     return {**opts, "rates": check_rates(opts.get("rates") or RATES), "grok_threshold": threshold}
 
 
-def run(cfg, root, folder, seeds, opts, quiet=False):
+def run(cfg, where, folder, seeds, opts, quiet=False):
     rates, threshold = opts["rates"], opts["grok_threshold"]
     t0 = time.perf_counter()
-    dense = dense_runs(cfg, root, seeds, quiet)
+    dense = dense_runs(cfg, where, seeds, quiet)
     rows, curves, dirs = [], {}, [d["dir"] for d in dense.values()]
 
     def record(cond, job, result, **extra):
@@ -105,7 +105,7 @@ def run(cfg, root, folder, seeds, opts, quiet=False):
     # every epoch would cost more than the training steps.
     every = max(cfg["eval_every"], SEARCH_EVAL_EVERY)
     wd0_hp = ticket_hp(cfg, weight_decay=0.0, stop_threshold=float(threshold), eval_every=every)
-    for job, result in zip(jobs, train_masked(jobs, wd0_hp, root, "wd=0 tickets", quiet)):
+    for job, result in zip(jobs, train_masked(jobs, wd0_hp, where, "wd=0 tickets", quiet)):
         dirs.append(result["dir"])
         record(f"wd=0 rate={job['rate']:g}", job, result, weight_decay=0.0)
 
@@ -120,7 +120,7 @@ def run(cfg, root, folder, seeds, opts, quiet=False):
     def evaluate(asked):
         say(f"{NAME}: critical-rate probes {asked}", quiet)
         probe_jobs = _jobs(dense, asked)
-        results = train_masked(probe_jobs, search_hp, root, "wd=0 probes", quiet)
+        results = train_masked(probe_jobs, search_hp, where, "wd=0 probes", quiet)
         for job, result in zip(probe_jobs, results):
             dirs.append(result["dir"])
             rows.append(result_row(f"probe wd=0 rate={job['rate']:g}", job["seed"], result,
@@ -132,7 +132,7 @@ def run(cfg, root, folder, seeds, opts, quiet=False):
     critical_hp = {cfg["weight_decay"]: ticket_hp(cfg), 0.0: {**wd0_hp, "eval_every": cfg["eval_every"]}}
     for wd, hp in critical_hp.items():
         crit_jobs = _jobs(dense, found)
-        for job, result in zip(crit_jobs, train_masked(crit_jobs, hp, root, f"critical wd={wd:g}", quiet)):
+        for job, result in zip(crit_jobs, train_masked(crit_jobs, hp, where, f"critical wd={wd:g}", quiet)):
             dirs.append(result["dir"])
             record(f"critical wd={wd:g}", job, result, weight_decay=wd)
     values = list(found.values())

@@ -35,10 +35,10 @@ def check(cfg, seeds, opts):
     return {**opts, "at": check_epochs(cfg, opts.get("at") or list(EPOCHS))}
 
 
-def run(cfg, root, folder, seeds, opts, quiet=False):
+def run(cfg, where, folder, seeds, opts, quiet=False):
     rate, epochs = opts["rate"], opts["at"]
     t0 = time.perf_counter()
-    dense = dense_runs(cfg, root, seeds, quiet)
+    dense = dense_runs(cfg, where, seeds, quiet)
     jobs = []
     for s in seeds:
         weights = {e: store.load_commit(dense[s]["dir"], e, dense[s]["key"])["params"] for e in epochs}
@@ -49,7 +49,7 @@ def run(cfg, root, folder, seeds, opts, quiet=False):
             jobs.append({"cond": cond, "epoch": epoch, "seed": s, "masks": m,
                          "params": dense[s]["theta_0"]})
     say(f"{NAME}: {len(jobs)} tickets", quiet)
-    results = train_masked(jobs, ticket_hp(cfg), root, f"{len(jobs)} tickets", quiet)
+    results = train_masked(jobs, ticket_hp(cfg), where, f"{len(jobs)} tickets", quiet)
     rows, curves = [], {}
     for s in seeds:
         rows.append(result_row("dense", s, dense[s], None, mask_epoch=None))

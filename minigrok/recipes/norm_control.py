@@ -5,7 +5,8 @@
     dense L2     theta_0 * r_2 (the same with L2 norms)
     dense        the cached dense run (theta_0 itself)
 
-Each trained on its own with the ticket's settings and early stop. The figure
+Each trained on its own with the ticket's settings and early stop (all seeds' dense runs
+first, then every other run as an independent unit). The figure
 adds the L1 and L2 norm curves of the effective weights. Paper: the norm-matched dense
 nets grok later than the ticket, so the ticket's smaller norm does not explain it.
 """
@@ -14,31 +15,35 @@ import time
 from ..figures import norm_panels, plotter
 from ..pruning.magnitude import magnitude_prune
 from ..pruning.norm_control import norm_matched_init, norm_ratio
-from .common import dense_runs, finish, format_table, result_row, say, ticket_hp, train_one
+from .common import dense_runs, finish, format_table, result_row, ticket_hp, train_masked
 
 NAME = "norm-control"
 OPTIONS = ("rate",)  # the options it takes besides the training settings
 
 
-def run(cfg, root, folder, seeds, opts, quiet=False):
+def run(cfg, where, folder, seeds, opts, quiet=False):
     rate = opts["rate"]
     t0 = time.perf_counter()
     rows, curves, dirs = [], {}, []
-    hp = ticket_hp(cfg)
+    dense = dense_runs(cfg, where, seeds, quiet)
+    jobs = []
     for s in seeds:
-        d = dense_runs(cfg, root, [s], quiet)[s]
-        masks = magnitude_prune(d["params"], rate=rate)
-        runs = {"ticket": (d["theta_0"], masks, None)}
+        theta_0, masks = dense[s]["theta_0"], magnitude_prune(dense[s]["params"], rate=rate)
+        jobs.append({"cond": "ticket", "seed": s, "params": theta_0, "masks": masks, "ratio": None})
         for norm in ("l1", "l2"):
-            runs[f"dense {norm.upper()}-matched"] = (norm_matched_init(d["theta_0"], masks, norm),
-                                                      None, norm_ratio(d["theta_0"], masks, norm))
-        for cond, (params, m, ratio) in runs.items():
-            say(f"{NAME}: seed {s} {cond}", quiet)
-            result = train_one(params, s, hp, m, root, f"{cond} seed {s}", quiet)
+            jobs.append({"cond": f"dense {norm.upper()}-matched", "seed": s, "masks": None,
+                         "params": norm_matched_init(theta_0, masks, norm),
+                         "ratio": norm_ratio(theta_0, masks, norm)})
+    results = train_masked(jobs, ticket_hp(cfg), where, "norm control", quiet, stacked=False)
+    for s in seeds:
+        d = dense[s]
+        for job, result in zip(jobs, results):
+            if job["seed"] != s:
+                continue
             dirs.append(result["dir"])
-            rows.append(result_row(cond, s, result, m, norm_ratio=ratio,
+            rows.append(result_row(job["cond"], s, result, job["masks"], norm_ratio=job["ratio"],
                                    l1_init=result["metrics"]["l1"][0], l2_init=result["metrics"]["l2"][0]))
-            curves[(cond, s)] = result["metrics"]
+            curves[(job["cond"], s)] = result["metrics"]
         dirs.append(d["dir"])
         rows.append(result_row("dense", s, d, None, norm_ratio=1.0,
                                l1_init=d["metrics"]["l1"][0], l2_init=d["metrics"]["l2"][0]))

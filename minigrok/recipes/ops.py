@@ -2,7 +2,8 @@
 
 For each op (--ops, default all eight: add, sub, mul, div, x2+y2, x2+xy+y2, x3+xy, rand)
 and seed: the dense run of that op (a unit of ROOT/runs/) and the ticket at --rate
-(default 0.6), trained one at a time with the ticket's early stop. The table: dense and ticket t_gen (mean over seeds) and the speed-up dense / ticket
+(default 0.6) with the ticket's early stop; all dense runs are independent units, then
+all tickets (with --workers, trained in parallel). The table: dense and ticket t_gen (mean over seeds) and the speed-up dense / ticket
 per op, at 0.99 and 0.95. 'rand' (a random table) is the control: nothing to generalise.
 With the embedding MLP the table also gives each op's symmetric ceiling: the best
 training accuracy any f(a, b) = f(b, a) can reach (data/modular.py), below 1 for a
@@ -16,7 +17,8 @@ from ..data.modular import OPERATIONS, symmetric_ceiling
 from ..errors import MinigrokError
 from ..figures import plotter
 from ..pruning.magnitude import magnitude_prune
-from .common import dense_runs, finish, format_table, result_row, say, ticket_hp, train_one
+from .common import (dense_config, finish, format_table, result_row, ticket_hp, train_dense,
+                     train_masked)
 
 NAME = "ops"
 OPTIONS = ("rate", "ops")  # the options it takes besides the training settings
@@ -48,25 +50,23 @@ def check(cfg, seeds, opts):
     return {**opts, "ops": check_ops(opts.get("ops") or list(OPERATIONS))}
 
 
-def run(cfg, root, folder, seeds, opts, quiet=False):
+def run(cfg, where, folder, seeds, opts, quiet=False):
     ops, rate = opts["ops"], opts["rate"]
     t0 = time.perf_counter()
     rows, curves, ceilings, runs = [], {}, {}, []
-    for op in ops:
-        op_cfg = {**cfg, "op": op}
-        for s in seeds:
-            d = dense_runs(op_cfg, root, [s], quiet)[s]
-            if cfg["model"] == "mlp":  # the worst seed's: the run's bound
-                c = symmetric_ceiling(d["data"]["train_x"], d["data"]["train_y"])
-                ceilings[op] = min(c, ceilings.get(op, 1.0))
-            masks = magnitude_prune(d["params"], rate=rate)
-            say(f"{NAME}: {op} seed {s} ticket", quiet)
-            result = train_one(d["theta_0"], s, ticket_hp(op_cfg), masks, root,
-                               f"{op} ticket seed {s}", quiet)
-            runs += [d["dir"], result["dir"]]
-            for run_name, res, m in (("dense", d, None), ("ticket", result, masks)):
-                rows.append(result_row(f"{op} {run_name}", s, res, m, op=op, run=run_name))
-                curves[(f"{op} {run_name}", s)] = res["metrics"]
+    dense = train_dense({(op, s): dense_config({**cfg, "op": op}, s) for op in ops for s in seeds},
+                        where, quiet)
+    jobs = [{"seed": s, "params": d["theta_0"], "masks": magnitude_prune(d["params"], rate=rate),
+             "hp": ticket_hp({**cfg, "op": op})} for (op, s), d in dense.items()]
+    tickets = train_masked(jobs, ticket_hp(cfg), where, "tickets", quiet, stacked=False)
+    for ((op, s), d), job, result in zip(dense.items(), jobs, tickets):
+        if cfg["model"] == "mlp":  # the worst seed's: the run's bound
+            c = symmetric_ceiling(d["data"]["train_x"], d["data"]["train_y"])
+            ceilings[op] = min(c, ceilings.get(op, 1.0))
+        runs += [d["dir"], result["dir"]]
+        for run_name, res, m in (("dense", d, None), ("ticket", result, job["masks"])):
+            rows.append(result_row(f"{op} {run_name}", s, res, m, op=op, run=run_name))
+            curves[(f"{op} {run_name}", s)] = res["metrics"]
     return finish(NAME, folder, cfg, seeds, rows, curves, t0,
                   extra={"ops": ops, "rate": rate, "table": speedup_table(rows, ops),
                          "symmetric_ceiling": ceilings},

@@ -37,10 +37,10 @@ def pai_masks(model, theta_0, trained, data, rate, seed):
             "synflow-1round-data": synflow_reference_one_round(model, theta_0, x, rate=rate)}
 
 
-def run(cfg, root, folder, seeds, opts, quiet=False):
+def run(cfg, where, folder, seeds, opts, quiet=False):
     rate = opts["rate"]
     t0 = time.perf_counter()
-    dense = dense_runs(cfg, root, seeds, quiet)
+    dense = dense_runs(cfg, where, seeds, quiet)
     jobs = []
     for s in seeds:
         say(f"{NAME}: scoring masks for seed {s}", quiet)
@@ -48,7 +48,7 @@ def run(cfg, root, folder, seeds, opts, quiet=False):
         for method, m in pai_masks(d["model"], d["theta_0"], d["params"], d["data"], rate, s).items():
             jobs.append({"cond": method, "seed": s, "masks": m, "params": d["theta_0"]})
     say(f"{NAME}: {len(jobs)} masks", quiet)
-    results = train_masked(jobs, ticket_hp(cfg), root, f"{len(jobs)} masks", quiet)
+    results = train_masked(jobs, ticket_hp(cfg), where, f"{len(jobs)} masks", quiet)
     rows, curves = [], {}
     for s in seeds:
         rows.append(result_row("dense", s, dense[s], None, method="dense"))

@@ -32,17 +32,17 @@ def check(cfg, seeds, opts):
     return {**opts, "rates": check_rates(opts.get("rates") or RATES), "scope": scope}
 
 
-def run(cfg, root, folder, seeds, opts, quiet=False):
+def run(cfg, where, folder, seeds, opts, quiet=False):
     rates = opts["rates"]
     t0 = time.perf_counter()
-    dense = dense_runs(cfg, root, seeds, quiet, stop_after=opts.get("dense_stop_after"))
+    dense = dense_runs(cfg, where, seeds, quiet, stop_after=opts.get("dense_stop_after"))
     jobs = []
     for rate in (r for r in rates if r > 0):
         for s in seeds:
             masks = magnitude_prune(dense[s]["params"], rate=rate, scope=opts["scope"])
             jobs.append({"rate": rate, "seed": s, "masks": masks, "params": dense[s]["theta_0"]})
     say(f"{NAME}: {len(jobs)} tickets", quiet)
-    results = train_masked(jobs, ticket_hp(cfg), root, f"{len(jobs)} tickets", quiet)
+    results = train_masked(jobs, ticket_hp(cfg), where, f"{len(jobs)} tickets", quiet)
     rows, curves = [], {}
     for rate in rates:
         for s in seeds:

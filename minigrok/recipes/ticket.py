@@ -53,7 +53,7 @@ def check(cfg, seeds, opts):
     return opts
 
 
-def run(cfg, root, folder, seeds, opts, quiet=False):
+def run(cfg, where, folder, seeds, opts, quiet=False):
     """Dense run, magnitude mask at opts['rate'], rewind, ticket run; returns the summary.
 
     cfg: the training settings of both runs. The ticket stops once test accuracy has held
@@ -62,10 +62,10 @@ def run(cfg, root, folder, seeds, opts, quiet=False):
     """
     rate, scope, rewind_epoch = opts["rate"], opts["scope"], opts["rewind_epoch"]
     seed = seeds[0]
-    dense = dense_runs(cfg, root, [seed], quiet, stop_after=opts["dense_stop_after"])[seed]
+    dense = dense_runs(cfg, where, [seed], quiet, stop_after=opts["dense_stop_after"])[seed]
     masks = magnitude_prune(dense["params"], rate=rate, scope=scope)
     start = rewind_weights(dense, rewind_epoch)
-    ticket = train_one(start, seed, ticket_hp(cfg), masks, root, "ticket", quiet)
+    ticket = train_one(start, seed, ticket_hp(cfg), masks, where, "ticket", quiet)
     io.save_npz(os.path.join(folder, "mask.npz"), masks=masks,
                 meta={"rate": rate, "density": density_from(rate=rate), "scope": scope,
                       "from": os.path.relpath(os.path.join(dense["dir"], "final.npz"), folder)})
