@@ -129,3 +129,32 @@ def test_the_same_seed_gives_the_same_bits_on_any_blas_thread_count(tmp_path):
         assert io.load_json(os.path.join(out, "summary.json"))["versions"]["blas"]["threads"] == 1
         outs.append(out)
     assert_same_results(outs[0], outs[1])
+
+
+def test_a_dask_worker_killed_mid_sweep_loses_nothing_and_its_unit_is_retried(tmp_path):
+    """SIGKILL a Dask worker once a unit has finished: Dask's nanny restarts it, the unit it
+    held runs again (continuing from its checkpoint), and the sweep ends as one that was
+    never interrupted."""
+    distributed = pytest.importorskip("distributed")
+    args = ["sweep", "--p", "23", "--epochs", "1500", "--checkpoint-every", "100", "--rates", "0.5",
+            "--seeds", "0,1,2", "--quiet"]
+    out, ref = str(tmp_path / "out"), str(tmp_path / "ref")
+    env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as local, distributed.Client(local) as client:
+        proc = subprocess.Popen([sys.executable, "-m", "minigrok", *args, "--scheduler",
+                                 local.scheduler_address, "--out", out], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline, killed = time.time() + 120, False
+        while time.time() < deadline and proc.poll() is None and not killed:
+            runs = os.path.join(out, "runs")
+            if os.path.isdir(runs) and any(os.path.exists(os.path.join(runs, d, "final.npz"))
+                                           for d in os.listdir(runs)):
+                pids = client.run(os.getpid)
+                os.kill(next(iter(pids.values())), signal.SIGKILL)
+                killed = True
+            time.sleep(0.01)
+        _, err = proc.communicate(timeout=300)
+    assert killed and proc.returncode == 0, err
+    assert main([*args, "--workers", "1", "--out", ref]) == 0
+    assert_same_results(ref, out)
