@@ -10,7 +10,7 @@ Checkpoint layout (a public interface):
 
 Every file is written to a temporary file in the same folder, flushed to disk and renamed
 into place, so a crash leaves either the old file or the new one, never half of one.
-Where files go and when they are written is decided by store.py; this module only knows
+Where files go and when they are written is decided by store/; this module only knows
 how each file is laid out.
 """
 import csv

@@ -1,9 +1,9 @@
 """A run: from its settings to what it starts from, and where training is started.
 
     plan(cfg)            settings -> a run spec: model, data, theta_0 (x mask), mask and
-                         the run key (store.py); every check, nothing written
+                         the run key (store/); every check, nothing written
     train_runs(units)    the one place training starts: each unit {"spec", "dir"} is set
-                         up, resumed or reused through store.py and trained by
+                         up, resumed or reused through store/ and trained by
                          train.train_loop (one at a time, or K stacked), checkpointing
                          and finishing in its own folder; returns each run's result
     resume_run(dir)      continue a run folder with its own settings (more epochs)
@@ -64,7 +64,7 @@ def check_hyperparameters(cfg):
 # plan: settings -> spec
 
 def identity(cfg, mcfg, data, params, masks):
-    """Everything that determines a run's numbers (store.py's run key hashes it): the
+    """Everything that determines a run's numbers (store/'s run key hashes it): the
     model and its sizes, the optimiser / logging / stopping settings, the backend and the
     BLAS thread count, and the content of the data split, of theta_0 and of the mask. Numbers are written as floats / ints so
     that 1 and 1.0 name the same run."""

@@ -16,7 +16,7 @@ accuracy reaches a threshold (0.95, the paper's latest version, and 0.99), and
 tau_grok = t_gen / t_mem.
 
 The loop writes nothing: it hands snapshots to on_checkpoint and each run's end to
-on_stop, and runs.py turns those into files through store.py.
+on_stop, and runs.py turns those into files through store/.
 """
 import math
 

@@ -1,4 +1,4 @@
-"""The run store (minigrok/store.py): every result a user is shown comes from the settings
+"""The run store (minigrok/store/): every result a user is shown comes from the settings
 it names, after any crash, rerun or second process.
 
 Each numbered test is a case a hostile user once hit (a kill at a chosen moment, a rerun
@@ -17,7 +17,7 @@ import pytest
 from folders import tree
 
 import minigrok.io as io_module
-from minigrok import io, store
+from minigrok import io
 from minigrok.cli import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

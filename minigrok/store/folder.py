@@ -1,74 +1,21 @@
-"""The run store: the one place that knows where a run's files are, writes them, locks
-them, and decides whether a run on disk is reused, continued or refused.
-
-A run folder:
-
-    config.json                 the settings of the last request (a view)
-    split.npz                   the data exactly as used
-    init.npz                    theta_0 (x mask), the mask, the run key and its identity
-    checkpoints/epoch_<n>.npz   params, mask, AdamW state, the metrics rows before epoch n
-                                and the run key: a commit point
-    final.npz                   the same at the run's last row (that row included)
-    metrics.csv, summary.json   views of the newest commit, rebuilt from it
-    .lock                       held (fcntl.flock) by the one process writing the folder
-
-The run key is the SHA-256 of the run's identity: everything that determines its numbers
-(the model and its sizes, the content of the data split, of theta_0 and of the mask,
-the optimiser settings, the logging and stopping settings, dtype and backend; see
-runs.identity). The epoch cap is not part of it: the loop is deterministic, so a run
-trained to n epochs continues exactly as a fresh run with a larger cap would. A folder is
-reused only when its key equals the key asked for; anything else is refused in one line.
-
-Crash consistency by construction: a new folder is set up in a hidden temporary folder
-and renamed into place complete, so a folder with init.npz is always whole. Every file is
-written atomically (io.atomic_write). A checkpoint is self-contained and is the only
-thing resume reads; metrics.csv and summary.json are rebuilt from the newest commit,
-so a kill between two writes loses at most the work since the last checkpoint.
+"""A run folder on disk: its paths, its lock, what it holds and what to do with it
+(decide), its setup and its commits (checkpoints). The package docstring gives the layout.
 """
 import fcntl
 import glob
-import hashlib
 import json
 import os
-import platform
 import re
 import shutil
 import tempfile
 
 import numpy as np
 
-from . import __version__, io
-from .backend import backend_name
-from .errors import MinigrokError
-from .masks import check_matches
-from .threads import blas_info
-from .train import grokking_times
+from .. import io
+from ..errors import MinigrokError
+from ..masks import check_matches
+from .keys import FORMAT, differences
 
-FORMAT = 2  # run-folder format; folders of older minigrok versions are refused
-
-
-# ----------------------------------------------------------------------------------------
-# keys
-
-def digest(arrays):
-    """SHA-256 (hex) of a dict of arrays: names, dtypes, shapes and bytes; None for None."""
-    if arrays is None:
-        return None
-    h = hashlib.sha256()
-    for name in sorted(arrays):
-        a = np.ascontiguousarray(arrays[name])
-        h.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
-
-
-def run_key(identity):
-    """SHA-256 (hex) of a run's identity dict, written as canonical JSON."""
-    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
-
-
-# ----------------------------------------------------------------------------------------
-# paths
 
 def checkpoint_path(folder, epoch):
     """The file of the commit at `epoch`: init.npz for 0, else checkpoints/epoch_<n>.npz."""
@@ -90,9 +37,6 @@ def checkpoint_epochs(folder):
 def is_run(folder):
     return os.path.isfile(os.path.join(folder, "init.npz"))
 
-
-# ----------------------------------------------------------------------------------------
-# locks
 
 def lock(folder):
     """Take the folder's advisory write lock; returns the open lock file (keep it open).
@@ -121,9 +65,6 @@ def unlock(handle):
     handle.close()
 
 
-# ----------------------------------------------------------------------------------------
-# what a folder holds, and what to do with it (reads only)
-
 def check_output_folder(folder, what="--out"):
     """A one-line error unless folder is an existing folder or can be made one: not a
     file, nothing on its path a file, its nearest existing parent writable."""
@@ -148,18 +89,6 @@ def read_identity(folder):
         raise MinigrokError(f"{folder!r} holds a run of another minigrok version (format "
                             f"{meta.get('format', 1)}, this one reads {FORMAT}); choose another --out")
     return meta["run_key"], meta["identity"], meta["config"]
-
-
-def differences(a, b, where=("there", "here"), prefix=""):
-    """'key: A there, B here' for every differing leaf of two nested dicts."""
-    out = []
-    for k in sorted(set(a) | set(b), key=str):
-        x, y = a.get(k), b.get(k)
-        if isinstance(x, dict) and isinstance(y, dict):
-            out += differences(x, y, where, f"{prefix}{k}.")
-        elif x != y:
-            out.append(f"{prefix}{k}: {x!r} {where[0]}, {y!r} {where[1]}")
-    return out
 
 
 def decide(folder, spec, view_settings=()):
@@ -201,6 +130,19 @@ def decide(folder, spec, view_settings=()):
         raise MinigrokError(f"{folder!r} has trained {trained} epochs; --epochs {epochs} would "
                             f"throw them away: give --epochs >= {trained} or choose another --out")
     return {"action": "resume", "epoch": trained}
+
+
+def read_divergence(folder, key):
+    """{"epoch", "train_loss", ...} if the folder's summary says this run diverged."""
+    path = os.path.join(folder, "summary.json")
+    try:
+        summary = io.load_json(path) if os.path.isfile(path) else {}
+    except MinigrokError:  # a view: a broken one is rebuilt, never trusted
+        return None
+    found = summary.get("diverged")
+    if summary.get("run_key") != key or not isinstance(found, dict) or not isinstance(found.get("epoch"), int):
+        return None
+    return found
 
 
 def load_commit(folder, epoch, key):
@@ -261,9 +203,6 @@ def available_epochs(folder, key, epochs):
             found.add(last)
     return found
 
-
-# ----------------------------------------------------------------------------------------
-# writing
 
 def _clean_temporaries(folder):
     """Remove the .tmp-* files a killed writer left in folder and its subfolders (but
@@ -343,111 +282,3 @@ def write_checkpoint(folder, key, epoch, state, masks, wall_time_s):
                 {"format": FORMAT, "run_key": key, "epoch": epoch, "wall_time_s": wall_time_s},
                 state["metrics"])
     io.save_metrics(os.path.join(folder, "metrics.csv"), state["metrics"])
-
-
-def write_final(folder, key, outcome, masks, wall_time_s):
-    """Commit final.npz, then rebuild the metrics.csv and summary.json views."""
-    metrics = outcome["metrics"]
-    io.save_npz(os.path.join(folder, "final.npz"), outcome["params"], masks, outcome["opt_state"],
-                {"format": FORMAT, "run_key": key, "epoch": metrics["epoch"][-1],
-                 "stopped_early": outcome["stopped_early"], "wall_time_s": wall_time_s}, metrics)
-    write_views(folder, key)
-
-
-def write_divergence(folder, key, outcome, wall_time_s):
-    """A run that diverged: no final.npz (no NaN result); summary.json says where it
-    diverged and metrics.csv holds the rows before. Its checkpoints stay as they were."""
-    cfg = io.load_json(os.path.join(folder, "config.json"))
-    io.save_metrics(os.path.join(folder, "metrics.csv"), outcome["metrics"])
-    io.save_json(os.path.join(folder, "summary.json"),
-                 {"config": cfg, "run_key": key, "diverged": outcome["diverged"],
-                  "last_checkpoint": max([0] + checkpoint_epochs(folder)),
-                  "wall_time_s": wall_time_s, "versions": versions()})
-
-
-def read_divergence(folder, key):
-    """{"epoch", "train_loss", ...} if the folder's summary says this run diverged."""
-    path = os.path.join(folder, "summary.json")
-    try:
-        summary = io.load_json(path) if os.path.isfile(path) else {}
-    except MinigrokError:  # a view: a broken one is rebuilt, never trusted
-        return None
-    found = summary.get("diverged")
-    if summary.get("run_key") != key or not isinstance(found, dict) or not isinstance(found.get("epoch"), int):
-        return None
-    return found
-
-
-def divergence_message(folder, diverged):
-    """The one line a diverged run gets."""
-    last = max([0] + checkpoint_epochs(folder))
-    kept = f"its checkpoints up to epoch {last} are kept" if last else "no checkpoint was reached"
-    return (f"training diverged in {folder!r} at epoch {diverged['epoch']} (train loss "
-            f"{diverged['train_loss']}, test loss {diverged.get('test_loss')}); {kept} and no "
-            "result was written: lower --lr, or check the initial weights")
-
-
-def write_views(folder, key):
-    """metrics.csv and summary.json rebuilt from final.npz and config.json."""
-    final = load_commit(folder, "final", key)
-    cfg = io.load_json(os.path.join(folder, "config.json"))
-    split_meta = io.load_arrays(os.path.join(folder, "split.npz")).get("meta")
-    data_meta = json.loads(str(split_meta)) if split_meta is not None else {}
-    io.save_metrics(os.path.join(folder, "metrics.csv"), final["metrics"])
-    io.save_json(os.path.join(folder, "summary.json"),
-                 summarize(cfg, data_meta, final, key))
-
-
-def summarize(cfg, data_meta, final, key):
-    """The summary.json dict: settings, data, t_mem / t_gen at every threshold, the final
-    row, density, wall time, run key and versions."""
-    metrics, masks = final["metrics"], final["masks"]
-    times = grokking_times(metrics, cfg.get("report_threshold"))
-    row = {c: metrics[c][-1] for c in io.METRIC_COLUMNS}
-    density = None
-    if masks is not None:
-        density = sum(int(m.sum()) for m in masks.values()) / sum(m.size for m in masks.values())
-    return {"config": cfg, "data": data_meta, **times["0.99"], "thresholds": times,
-            "epochs_run": row["epoch"], "stopped_early": final["meta"]["stopped_early"],
-            "final": row, "density": density, "wall_time_s": final["meta"]["wall_time_s"],
-            "run_key": key, "versions": versions()}
-
-
-def versions():
-    """What computed the numbers: versions, backend, the BLAS (library, build, kernel,
-    threads) and the machine."""
-    return {"minigrok": __version__, "numpy": np.__version__, "python": platform.python_version(),
-            "backend": backend_name(), "blas": blas_info(), "machine": platform.platform()}
-
-
-def load_result(folder, key):
-    """A finished run: {"params", "masks", "metrics", "summary", "stopped_early", "dir",
-    "key"} from final.npz (the commit), its summary view rebuilt if it is missing or
-    stale."""
-    final = load_commit(folder, "final", key)
-    summary_path = os.path.join(folder, "summary.json")
-    try:
-        summary = io.load_json(summary_path) if os.path.isfile(summary_path) else None
-    except MinigrokError:  # a view: a broken one is rebuilt, never trusted
-        summary = None
-    cfg = io.load_json(os.path.join(folder, "config.json"))
-    if (summary is None or summary.get("run_key") != key or summary.get("epochs_run") != final["metrics"]["epoch"][-1]
-            or summary.get("config") != cfg):
-        write_views(folder, key)
-        summary = io.load_json(summary_path)
-    return {"params": final["params"], "masks": final["masks"], "metrics": final["metrics"],
-            "summary": summary, "stopped_early": final["meta"]["stopped_early"], "dir": folder,
-            "key": key}
-
-
-# ----------------------------------------------------------------------------------------
-# a recipe's folder: its report files
-
-def save_report(folder, summary, rows=None, columns=None, curves=None):
-    """A recipe's results: summary.json, results.csv (rows) and metrics/<name>.csv per
-    curve ({name: metrics}); atomically each."""
-    for name, metrics in (curves or {}).items():
-        io.save_metrics(os.path.join(folder, "metrics", f"{name}.csv"), metrics)
-    if rows is not None:
-        io.save_csv(os.path.join(folder, "results.csv"), rows, columns)
-    io.save_json(os.path.join(folder, "summary.json"), summary)
