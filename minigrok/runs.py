@@ -157,24 +157,22 @@ def train_runs(units, stacked=False, label="train", quiet=False):
     if stacked and len({json.dumps(_shared_settings(u["spec"]), sort_keys=True) for u in units}) > 1:
         raise MinigrokError("stacked runs must share their model, optimiser and schedule settings")
     for u in units:  # every check before the first write
-        decision = store.decide(u["dir"], u["spec"], VIEW_SETTINGS)
-        if decision["action"] == "diverged":  # deterministic: it would diverge again
-            raise MinigrokError(store.divergence_message(u["dir"], decision["diverged"]))
+        _decide(u)
     handles, todo = [], []
     try:
         for u in units:
             spec = u["spec"]
             if store.is_run(u["dir"]):
                 handles.append(store.open_for_writing(u["dir"]))
-                decision = store.decide(u["dir"], spec, VIEW_SETTINGS)
+                decision = _decide(u)  # again, under the lock
                 store.write_config(u["dir"], spec["cfg"])
             else:
                 handles.append(store.setup(u["dir"], spec["key"], spec["identity"], spec["cfg"],
                                            spec["data"], spec["params"], spec["masks"]))
                 decision = {"action": "resume", "epoch": 0}
             if decision["action"] == "resume":
-                todo.append(u)
-        groups = [todo] if (stacked and todo) else [[u] for u in todo]
+                todo.append((u, decision["epoch"]))
+        groups = [todo] if (stacked and todo) else [[t] for t in todo]
         diverged = []
         for group in groups:
             diverged += _train_group(group, label if len(group) == 1 else f"{len(group)} runs stacked", quiet)
@@ -187,20 +185,29 @@ def train_runs(units, stacked=False, label="train", quiet=False):
             store.unlock(h)
 
 
+def _decide(unit):
+    """store.decide for a unit; a run that diverged is refused (it would diverge again)."""
+    decision = store.decide(unit["dir"], unit["spec"], VIEW_SETTINGS)
+    if decision["action"] == "diverged":
+        raise MinigrokError(store.divergence_message(unit["dir"], decision["diverged"]))
+    return decision
+
+
 def _shared_settings(spec):
     cfg = spec["cfg"]
     return {"model": spec["identity"]["model"], "settings": spec["identity"]["settings"],
             "epochs": cfg["epochs"], "checkpoint_every": cfg["checkpoint_every"]}
 
 
-def _train_group(group, label, quiet):
-    """Train the units of one group from a common commit epoch (the newest one they all
-    have), writing checkpoints and finals into each unit's folder. Returns [(folder,
-    divergence)] of the units that diverged."""
+def _train_group(todo, label, quiet):
+    """Train one group of units, todo = [(unit, the epoch it resumes from)], from a common
+    commit epoch (its own for one unit; the newest one they all have for a stack), writing
+    checkpoints and finals into each unit's folder. Returns [(folder, divergence)] of the
+    units that diverged."""
+    group = [u for u, _ in todo]
     cfg, model = group[0]["spec"]["cfg"], group[0]["spec"]["model"]
     if len(group) == 1:
-        u = group[0]
-        epoch = store.decide(u["dir"], u["spec"])["epoch"]
+        epoch = todo[0][1]
     else:
         epoch = max(set.intersection(*(store.available_epochs(u["dir"], u["spec"]["key"], cfg["epochs"])
                                        for u in group)))
