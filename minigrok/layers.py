@@ -12,6 +12,10 @@ models with the same code.
 
 Shapes: B = batch, T = tokens per example, V = vocabulary (p), d = width.
 """
+import math
+
+from scipy import sparse
+
 from .backend import array_module
 
 
@@ -44,6 +48,78 @@ def lookup_rows_backward(dout, indices, table_shape):
     lead, (V, d) = tuple(table_shape[:-2]), tuple(table_shape[-2:])
     onehot = one_hot(indices.reshape(lead + (-1,)), V, dout.dtype)  # (..., N, V)
     return onehot.swapaxes(-1, -2) @ dout.reshape(lead + (-1, d))  # (..., V, d)
+
+
+# ----------------------------------------------------------------------------------------
+# weighted lookup: a weighted sum of a few rows of a table per example, whose backward
+# is a weighted scatter-add (the tabulated Transformer, models/transformer.py)
+
+def weighted_lookup_forward(table, indices, weights):
+    """out[..., b, :] = sum_j weights[..., b, j] * table[indices[..., b, j], :]: J rows of a
+    table (G, C) per example (indices, weights (..., B, J)); K stacked tables (K, G, C)
+    take indices (K, B, J) into their own table. out is (..., B, C).
+
+    It is the product W @ table with the (B, G) matrix W holding J weights per row. On
+    NumPy W is a scipy.sparse CSR matrix (K stacked models: one block-diagonal matrix), so
+    forward and backward cost ~J*B*C multiply-adds, summed in a fixed order; elsewhere
+    (CuPy) W is dense and the products are GEMMs.
+    """
+    xp = array_module(table)
+    G, C = table.shape[-2:]
+    W = weight_matrix(indices, weights, G)  # (K*B, K*G) sparse, or (..., B, G) dense
+    if xp.__name__ == "numpy":
+        out = (W @ table.reshape(-1, C)).reshape(indices.shape[:-1] + (C,))  # (..., B, C)
+    else:
+        out = W @ table  # (..., B, C)
+    return out, (W, table, indices)
+
+
+def weighted_lookup_backward(dout, cache):
+    """out[b] = sum_j weights[b, j] table[indices[b, j]]  =>
+    dweights[b, j] = dout[b] . table[indices[b, j]],
+    dtable[r] = sum over (b, j) with indices[b, j] == r of weights[b, j] dout[b] = W.T @ dout."""
+    W, table, indices = cache
+    xp = array_module(dout)
+    G, C = table.shape[-2:]
+    dweights = xp.einsum("...bc,...bjc->...bj", dout, lookup_rows(table, indices))  # (..., B, J)
+    if xp.__name__ == "numpy":
+        dtable = (W.T @ dout.reshape(-1, C)).reshape(table.shape)  # (..., G, C)
+    else:
+        dtable = W.swapaxes(-1, -2) @ dout  # (..., G, C)
+    return dweights, dtable
+
+
+def weight_matrix(indices, weights, n_columns):
+    """W[..., b, r] = sum over j with indices[..., b, j] == r of weights[..., b, j]: the
+    (B, n_columns) matrix of a weighted lookup. On NumPy a scipy.sparse CSR matrix
+    (K*B, K*n_columns), block-diagonal over the K = prod(leading axes) models; elsewhere
+    a dense (..., B, n_columns) array."""
+    xp = array_module(weights)
+    lead, (B, J) = indices.shape[:-2], indices.shape[-2:]
+    if xp.__name__ != "numpy":
+        W = xp.zeros(lead + (B, n_columns), dtype=weights.dtype)  # (..., B, n_columns)
+        for j in range(J):
+            W += one_hot(indices[..., j], n_columns, weights.dtype) * weights[..., j, None]
+        return W
+    n_models = math.prod(lead)
+    first_column = (xp.arange(n_models) * n_columns).reshape(lead + (1, 1))  # (..., 1, 1)
+    columns = (indices + first_column).ravel()  # (K*B*J,) row-major: J entries per row
+    return sparse.csr_matrix((weights.ravel(), columns, xp.arange(0, n_models * B * J + 1, J)),
+                             shape=(n_models * B, n_models * n_columns))
+
+
+def scatter_add(indices, weights, n):
+    """out[..., r] = sum of weights[..., i] over the i with indices[..., i] == r: (..., n)
+    (indices, weights (..., N)). NumPy: one bincount over all K models, summed in float64
+    and cast back; elsewhere a one-hot product."""
+    xp = array_module(weights)
+    lead = indices.shape[:-1]
+    if xp.__name__ != "numpy":
+        return (weights[..., None, :] @ one_hot(indices, n, weights.dtype))[..., 0, :]  # (..., n)
+    n_models = math.prod(lead)
+    first = (xp.arange(n_models) * n).reshape(lead + (1,))  # (..., 1)
+    out = xp.bincount((indices + first).ravel(), weights.ravel(), minlength=n_models * n)
+    return out.astype(weights.dtype).reshape(lead + (n,))  # (..., n)
 
 
 def embed_forward(W_E, tokens):

@@ -318,3 +318,86 @@ def test_transformer_ticket_generalises_sooner(tmp_path):
     assert abs(summary["ticket"]["density"] - 0.4) < 1e-3
     assert summary["speedup_0.95"] == dense / ticket
     assert (tmp_path / "attention.png").is_file()  # the attention pattern of both runs
+
+
+# ----------------------------------------------------------------------------------------
+# the tabulated form the trainer runs (forward_tabulated / backward_tabulated)
+
+@given(seeds, st.integers(2, 9), st.integers(1, 6), st.integers(1, 4), st.integers(1, 3),
+       st.integers(1, 6), st.integers(1, 9), st.integers(1, 3), st.integers(0, 3),
+       st.floats(0.5, 3.0))
+def test_tabulated_equals_layers(seed, p, d, e, H, d_mlp, B, T, K, kappa):
+    """forward_tabulated / backward_tabulated give the layer-by-layer logits and every
+    gradient to ~1e-15 in float64, for any heads, context length and widths; K > 0
+    stacks K models (each with its own tokens) and must give each model's own numbers."""
+    rng = _rng(seed)
+    cfg = model_config("transformer", p, dtype="float64", d_model=d, d_head=e, n_heads=H,
+                       d_mlp=d_mlp, n_ctx=T, kappa=kappa)
+    runs = [(transformer.init(cfg, rng), rng.integers(0, p, size=(B, T)), rng.integers(0, p, size=B))
+            for _ in range(max(K, 1))]
+    expected = []
+    for params, tokens, labels in runs:
+        logits, cache = transformer.forward(params, tokens)
+        _, dlogits = cross_entropy(logits, labels)
+        expected.append((logits, transformer.backward(dlogits, cache)))
+    if K == 0:  # one model, unstacked
+        (params, tokens, labels), = runs
+        got = [_tabulated(params, tokens, labels)]
+    else:
+        stacked = {k: np.stack([r[0][k] for r in runs]) for k in transformer.PARAM_NAMES}
+        logits, grads = _tabulated(stacked, np.stack([r[1] for r in runs]), np.stack([r[2] for r in runs]))
+        got = [(logits[j], {k: g[j] for k, g in grads.items()}) for j in range(K)]
+    for (logits, grads), (ref_logits, ref_grads) in zip(got, expected):
+        assert_close(logits, ref_logits, rtol=1e-12, atol=1e-13)
+        assert list(grads) == list(transformer.PARAM_NAMES)
+        for name in transformer.PARAM_NAMES:
+            assert grads[name].shape == ref_grads[name].shape, name
+            assert_close(grads[name], ref_grads[name], rtol=1e-11, atol=1e-13)
+
+
+def _tabulated(params, tokens, labels):
+    logits, cache = transformer.forward_tabulated(params, tokens)
+    _, dlogits = cross_entropy(logits, labels)
+    return logits, transformer.backward_tabulated(dlogits, cache)
+
+
+def test_trainer_runs_the_tabulated_form():
+    from minigrok.train import model_functions
+    assert model_functions(transformer) == (transformer.forward_tabulated, transformer.backward_tabulated)
+
+
+# ----------------------------------------------------------------------------------------
+# weighted lookup and scatter-add (layers.py), sparse on NumPy
+
+@given(seeds, st.integers(1, 7), st.integers(1, 4), st.integers(1, 5), st.integers(1, 4),
+       st.integers(0, 3))
+def test_weighted_lookup_backward(seed, G, J, C, B, K):
+    """Central differences of the weighted lookup, with repeated rows; K > 0 stacks K tables."""
+    rng = _rng(seed)
+    lead = (K,) if K else ()
+    table = rng.standard_normal(lead + (G, C))
+    indices = rng.integers(0, G, size=lead + (B, J))
+    weights = rng.standard_normal(lead + (B, J))
+    out, cache = layers.weighted_lookup_forward(table, indices, weights)
+    expected = np.stack([np.einsum("bj,bjc->bc", w, t[i]) for t, i, w in
+                         zip(table.reshape((-1, G, C)), indices.reshape((-1, B, J)),
+                             weights.reshape((-1, B, J)))]).reshape(out.shape)
+    assert_close(out, expected, rtol=1e-13, atol=1e-14)
+    G_out = rng.standard_normal(out.shape)
+    dweights, dtable = layers.weighted_lookup_backward(G_out, cache)
+    forward = lambda: layers.weighted_lookup_forward(table, indices, weights)[0]  # noqa: E731
+    _check_grads(forward, [dweights, dtable], [weights, table], G_out)
+
+
+@given(seeds, st.integers(1, 30), st.integers(1, 12), st.integers(0, 3))
+def test_scatter_add_is_a_weighted_count(seed, N, n, K):
+    rng = _rng(seed)
+    lead = (K,) if K else ()
+    indices = rng.integers(0, n, size=lead + (N,))
+    weights = rng.standard_normal(lead + (N,)).astype(np.float32)
+    out = layers.scatter_add(indices, weights, n)
+    expected = np.zeros(lead + (n,))
+    for pos in np.ndindex(indices.shape):
+        expected[pos[:-1] + (indices[pos],)] += weights[pos]
+    assert out.dtype == np.float32 and out.shape == lead + (n,)
+    assert_close(out, expected, rtol=1e-6, atol=1e-6)

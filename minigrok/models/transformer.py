@@ -18,6 +18,7 @@ value): the same logits and gradients as computing them everywhere, for ~20% les
 """
 
 from .. import attention, layers
+from ..backend import array_module
 from .init import normal_init
 
 PARAM_NAMES = ("W_E", "W_Q", "W_K", "W_V", "W_O", "W_in", "W_out", "W_U")
@@ -89,68 +90,141 @@ def attention_pattern(params, tokens):
 
 
 # ----------------------------------------------------------------------------------------
-# The same function, factored: the fast path the trainer uses.
+# The same function, tabulated through the ReLU: the fast path the trainer uses.
 #
-# The attention reads the token embeddings themselves (no positional embedding, no
-# LayerNorm), and there are only p distinct tokens, so the query, key and value of every
-# token can be tabulated first, as the MLP's "virtual weights" (models/mlp.py):
+# With no positional embedding and no LayerNorm, every vector before the MLP's ReLU is a
+# token's embedding pushed through fixed matrices. There are only p tokens, so all of
+# them can be computed once per step for the p tokens ("virtual weights", as the MLP's
+# factored form in models/mlp.py), and an example only looks rows up:
 #
-#     E     = W_E.T                (p, d)       the embedding table, a row per token
-#     K_tab = E @ W_K.T            (p, H*e)     k[b, t] = K_tab[tokens[b, t]], same for q, v
+#     E     = W_E.T                           (p, d)        a row per token
+#     Q[h]  = E W_Q[h].T, K[h], V[h] alike    (H, p, e)     per-head tables
+#     S[h]  = Q[h] K[h].T / sqrt(e)           (H, p, p)     S[h][u, v]: the score query token u gives key token v
+#     VO[h] = V[h] W_O[:, h].T                (H, p, d)     what head h writes for a token it reads
+#     X     = [E; VO[0]; ...; VO[H-1]]        ((1+H)p, d)   everything the residual stream x1 is a sum of
+#     R     = [W_in.T | W_U]                  (d, d_mlp+p)  the two readers of x1: the MLP and the unembedding
+#     XR    = X R                             ((1+H)p, d_mlp+p)
+#     M     = W_out.T W_U                     (d_mlp, p)    the MLP's output, read by the unembedding
 #
-# The projections then cost p = 67 rows instead of B*T = 1822; the backward scatters the
-# gradients of q, k and v into per-token tables (one one-hot matmul each) and takes the
-# table products' gradients. The same logits and gradients as forward/backward above
-# (equal to ~1e-15 in float64, tested), rounded in another order in float32.
+# For one example with tokens t_1 .. t_T (the query is the last, t_T, which sees every
+# position, so the causal mask removes nothing), head h weighs position j by
+#
+#     alpha[h, j] = softmax_j S[h][t_T, t_j]
+#     x1          = E[t_T] + sum_h sum_j alpha[h, j] VO[h][t_j]           (d,)
+#     [pre | direct] = x1 R = XR[t_T] + sum_h sum_j alpha[h, j] XR[(1+h)p + t_j]
+#     logits      = direct + relu(pre) M                                   (p,)
+#
+# since x2 W_U = (x1 + relu(x1 W_in.T) W_out.T) W_U = x1 W_U + relu(pre) M. Per example
+# this is 1 + H*T row lookups and one d_mlp x p product instead of the projections, the
+# attention, W_O, W_in, W_out and W_U on every example: the matrix products run on p-row
+# tables. The backward walks the same steps: the gradient g = [dpre | dlogits] of the
+# looked-up rows is scatter-added back into XR (weighted by alpha), gives dalpha = g . XR[row]
+# and through the softmax the scores' gradient, scatter-added into a p x p table dS; then
+# each table product's gradient is a product of p-row matrices. The same logits and
+# gradients as forward/backward above (to ~1e-15 in float64, tested), rounded in another
+# order in float32.
 
-def _token_table_forward(E, W, tokens):
-    """out[..., b, h, t, :] = (E @ W[h].T)[tokens[..., b, t]]: a per-head projection of
-    every token's embedding, tabulated (p rows) and then looked up: (..., B, H, T, e)."""
+def _head_tables(E, W):
+    """T[h] = E @ W[h].T for every head: (..., H, p, e) from E (..., p, d), W (..., H, e, d)."""
     H, e, d = W.shape[-3:]
-    table, c_table = layers.linear_forward(E, W.reshape(W.shape[:-3] + (H * e, d)))  # (..., p, H*e)
-    rows = layers.lookup_rows(table, tokens)  # (..., B, T, H*e)
-    return attention.split_heads(rows, H), (c_table, table.shape, tokens, W.shape)
+    table, c_linear = layers.linear_forward(E, W.reshape(W.shape[:-3] + (H * e, d)))  # (..., p, H*e)
+    return attention.split_heads(table, H), (c_linear, W.shape)  # (..., H, p, e)
 
 
-def _token_table_backward(dout, cache):
-    """out = (E @ W.T)[tokens], heads split  =>  dtable = scatter-add of dout by token,
-    then dE = dtable @ W and dW = dtable.T @ E."""
-    c_table, table_shape, tokens, W_shape = cache
-    dtable = layers.lookup_rows_backward(attention.merge_heads(dout), tokens, table_shape)  # (..., p, H*e)
-    dE, dW = layers.linear_backward(dtable, c_table)  # (..., p, d), (..., H*e, d)
+def _head_tables_backward(dT, cache):
+    """T[h] = E @ W[h].T  =>  dE = sum_h dT[h] @ W[h],  dW[h] = dT[h].T @ E."""
+    c_linear, W_shape = cache
+    dE, dW = layers.linear_backward(attention.merge_heads(dT), c_linear)  # (..., p, d), (..., H*e, d)
     return dE, dW.reshape(W_shape)
 
 
-def forward_factored(params, tokens):
-    """forward() with the query, key and value of each token tabulated first (see above).
+def _output_heads(W_O, H):
+    """W_O (..., d, H*e) as per-head matrices (..., H, e, d): VO[h] = V[h] @ out[h]."""
+    d, He = W_O.shape[-2:]
+    per_head = W_O.reshape(W_O.shape[:-2] + (d, H, He // H))  # (..., d, H, e)
+    return per_head.swapaxes(-3, -2).swapaxes(-2, -1)  # (..., H, e, d)
+
+
+def forward_tabulated(params, tokens):
+    """forward() through the tables above: logits (..., B, p) for tokens (..., B, T).
     Also for K stacked models: params of shape (K, ...) and tokens (K, B, T)."""
-    E = params["W_E"].swapaxes(-1, -2)  # (..., p, d) a row per token
-    last = tokens[..., -1:]  # (..., B, 1) the token at the query position
-    q, c_q = _token_table_forward(E, params["W_Q"], last)  # (..., B, H, 1, e)
-    k, c_k = _token_table_forward(E, params["W_K"], tokens)  # (..., B, H, T, e)
-    v, c_v = _token_table_forward(E, params["W_V"], tokens)  # (..., B, H, T, e)
-    a, c_att = attention.attend_forward(q, k, v, params["W_O"], causal=True)  # (..., B, 1, d)
-    x1 = layers.lookup_rows(E, tokens[..., -1]) + a[..., 0, :]  # (..., B, d) x0[:, -1] + a
-    x2, c_mlp = layers.residual_mlp_forward(x1, params["W_in"], params["W_out"])  # (..., B, d)
-    logits, c_unembed = layers.unembed_forward(x2, params["W_U"])  # (..., B, p)
-    return logits, (tokens, E.shape, c_q, c_k, c_v, c_att, c_mlp, c_unembed)
+    xp = array_module(tokens)
+    W_E, W_Q, W_K, W_V, W_O, W_in, W_out, W_U = (params[k] for k in PARAM_NAMES)
+    H, e, d = W_Q.shape[-3:]
+    lead, p, d_mlp = W_E.shape[:-2], W_E.shape[-1], W_in.shape[-2]
+    B, T = tokens.shape[-2:]
+    # the tables: products of p-row matrices
+    E = W_E.swapaxes(-1, -2)  # (..., p, d)
+    Q, c_Q = _head_tables(E, W_Q)  # (..., H, p, e)
+    K, c_K = _head_tables(E, W_K)  # (..., H, p, e)
+    V, c_V = _head_tables(E, W_V)  # (..., H, p, e)
+    scale = 1.0 / e ** 0.5
+    S = (Q @ K.swapaxes(-1, -2)) * scale  # (..., H, p, p)
+    O = _output_heads(W_O, H)  # (..., H, e, d)
+    VO = V @ O  # (..., H, p, d)
+    X = xp.concatenate([E[..., None, :, :], VO], axis=-3).reshape(lead + ((1 + H) * p, d))  # (..., (1+H)p, d)
+    R = xp.concatenate([W_in.swapaxes(-1, -2), W_U], axis=-1)  # (..., d, d_mlp + p)
+    XR = X @ R  # (..., (1+H)p, d_mlp + p)
+    M = W_out.swapaxes(-1, -2) @ W_U  # (..., d_mlp, p)
+    # the attention weights of the last query, looked up in the score table
+    query = tokens[..., -1:]  # (..., B, 1)
+    heads = xp.arange(H).reshape((H, 1))  # (H, 1)
+    score_index = (heads * p + query[..., None]) * p + tokens[..., None, :]  # (..., B, H, T) into S flat
+    s = layers.lookup_rows(S.reshape(lead + (H * p * p, 1)), score_index)[..., 0]  # (..., B, H, T)
+    alpha, c_softmax = attention.softmax_forward(s)  # (..., B, H, T)
+    # the residual stream read by W_in and W_U: weighted rows of XR
+    rows = xp.concatenate([query, ((1 + heads) * p + tokens[..., None, :]).reshape(lead + (B, H * T))],
+                          axis=-1)  # (..., B, 1+H*T) the rows of E[t_T] and of VO[h][t_j]
+    weights = xp.concatenate([xp.ones(lead + (B, 1), dtype=alpha.dtype),
+                              alpha.reshape(lead + (B, H * T))], axis=-1)  # (..., B, 1+H*T)
+    pre_direct, c_lookup = layers.weighted_lookup_forward(XR, rows, weights)  # (..., B, d_mlp+p)
+    hidden, c_relu = layers.relu_forward(pre_direct[..., :d_mlp])  # (..., B, d_mlp)
+    logits = hidden @ M  # (..., B, p)
+    logits += pre_direct[..., d_mlp:]  # (..., B, p) the direct path x1 W_U
+    cache = (params, (Q, K, V), (c_Q, c_K, c_V), O, X, R, M, hidden, score_index, c_softmax,
+             c_lookup, scale)
+    return logits, cache
 
 
-def backward_factored(dlogits, cache):
-    """Gradients of forward_factored, walking it in reverse; W_E collects the gradient of
-    its table from the query, key, value and residual paths."""
-    tokens, E_shape, c_q, c_k, c_v, c_att, c_mlp, c_unembed = cache
+def backward_tabulated(dlogits, cache):
+    """Gradients of forward_tabulated, walking it in reverse (see the derivation above)."""
+    xp = array_module(dlogits)
+    params, (Q, K, V), (c_Q, c_K, c_V), O, X, R, M, hidden, score_index, c_softmax, c_lookup, scale = cache
+    W_E, W_Q, W_K, W_V, W_O, W_in, W_out, W_U = (params[k] for k in PARAM_NAMES)
+    lead, p, d_mlp = W_E.shape[:-2], W_E.shape[-1], W_in.shape[-2]
+    H, B, T = Q.shape[-3], score_index.shape[-3], score_index.shape[-1]
+    # logits = direct + hidden @ M, hidden = relu(pre)
+    dM = hidden.swapaxes(-1, -2) @ dlogits  # (..., d_mlp, p)
+    dpre = layers.relu_backward(dlogits @ M.swapaxes(-1, -2), hidden)  # (..., B, d_mlp)
+    g = xp.concatenate([dpre, dlogits], axis=-1)  # (..., B, d_mlp + p) gradient of [pre | direct]
+    # [pre | direct] = sum_j weights[j] XR[rows[j]]; the weights past the first are alpha
+    dweights, dXR = layers.weighted_lookup_backward(g, c_lookup)  # (..., B, 1+H*T), (..., (1+H)p, C)
+    dalpha = dweights[..., 1:].reshape(lead + (B, H, T))  # (..., B, H, T)
+    ds = attention.softmax_backward(dalpha, c_softmax)  # (..., B, H, T)
+    dS = layers.scatter_add(score_index.reshape(lead + (B * H * T,)), ds.reshape(lead + (B * H * T,)),
+                            H * p * p)  # (..., H*p*p) the scores' table gradient
+    dS = dS.reshape(lead + (H, p, p)) * scale  # (..., H, p, p) gradient of Q K.T
+    # the table products, each a product of p-row matrices
+    dX = dXR @ R.swapaxes(-1, -2)  # (..., (1+H)p, d)
+    dR = X.swapaxes(-1, -2) @ dXR  # (..., d, d_mlp + p)
+    dE = dX[..., :p, :]  # (..., p, d) the residual path E[t_T]
+    dVO = dX[..., p:, :].reshape(lead + (H, p, dX.shape[-1]))  # (..., H, p, d)
+    dV = dVO @ O.swapaxes(-1, -2)  # (..., H, p, e)
+    dO = V.swapaxes(-1, -2) @ dVO  # (..., H, e, d)
+    dQ = dS @ K  # (..., H, p, e)
+    dK = dS.swapaxes(-1, -2) @ Q  # (..., H, p, e)
     grads = {}
-    dx2, grads["W_U"] = layers.unembed_backward(dlogits, c_unembed)  # (..., B, d)
-    dx1, grads["W_in"], grads["W_out"] = layers.residual_mlp_backward(dx2, c_mlp)  # (..., B, d)
-    dq, dk, dv, grads["W_O"] = attention.attend_backward(dx1[..., None, :], c_att)
-    dE_q, grads["W_Q"] = _token_table_backward(dq, c_q)  # (..., p, d), (..., H, e, d)
-    dE_k, grads["W_K"] = _token_table_backward(dk, c_k)
-    dE_v, grads["W_V"] = _token_table_backward(dv, c_v)
-    dE_x = layers.lookup_rows_backward(dx1, tokens[..., -1], E_shape)  # the residual path
-    grads["W_E"] = (dE_q + dE_k + dE_v + dE_x).swapaxes(-1, -2)  # (..., d, p)
+    dE_Q, grads["W_Q"] = _head_tables_backward(dQ, c_Q)
+    dE_K, grads["W_K"] = _head_tables_backward(dK, c_K)
+    dE_V, grads["W_V"] = _head_tables_backward(dV, c_V)
+    grads["W_E"] = (dE + dE_Q + dE_K + dE_V).swapaxes(-1, -2)  # (..., d, p)
+    grads["W_O"] = dO.swapaxes(-2, -1).swapaxes(-3, -2).reshape(W_O.shape)  # (..., d, H*e)
+    grads["W_in"] = dR[..., :d_mlp].swapaxes(-1, -2)  # (..., d_mlp, d)
+    grads["W_out"] = W_U @ dM.swapaxes(-1, -2)  # (..., d, d_mlp)  from M = W_out.T W_U
+    grads["W_U"] = dR[..., d_mlp:] + W_out @ dM  # (..., d, p)  read from x1 and through M
     return {name: grads[name] for name in PARAM_NAMES}
 
 
-# The functions the trainer calls (train.py); forward/backward above stay the reference.
-train_forward, train_backward = forward_factored, backward_factored
+# The functions the trainer and its evaluation call (train.py); forward/backward above
+# stay the reference.
+train_forward, train_backward = forward_tabulated, backward_tabulated
