@@ -5,7 +5,8 @@ NumPy is imported, so `request_threads(n)` must run before the first `import num
 bench.py calls it at the top of the file. For a NumPy imported earlier (as under
 `minigrok bench` inside a test), `set_openblas_threads(n)` changes the count at run time
 through OpenBLAS's own C API, the call threadpoolctl makes. torch has its own OpenMP/MKL
-pool: torch.set_num_threads(n).
+pool: torch.set_num_threads(n). JAX (XLA) reads XLA_FLAGS when it starts:
+`request_jax_threads(n)` before `import jax`.
 
 OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, when set, force OpenBLAS's kernel choice (see
 benchmarks/RESULTS.md); `openblas_info()` reports the kernel actually used.
@@ -16,6 +17,17 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from minigrok.threads import THREAD_VARIABLES, request_threads  # noqa: E402,F401  (no NumPy)
 from minigrok.threads import blas_info, set_blas_threads  # noqa: E402
+
+
+def request_jax_threads(n):
+    """Ask XLA's CPU backend for n threads (read when JAX starts: call before importing
+    jax). One thread: Eigen's thread pool off and one intra-op thread."""
+    flags = [f for f in os.environ.get("XLA_FLAGS", "").split()
+             if not f.startswith(("--xla_cpu_multi_thread_eigen", "intra_op_parallelism_threads"))]
+    if n == 1:
+        flags.append("--xla_cpu_multi_thread_eigen=false")
+    flags.append(f"intra_op_parallelism_threads={n}")
+    os.environ["XLA_FLAGS"] = " ".join(flags)
 
 
 def set_openblas_threads(n):

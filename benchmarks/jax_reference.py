@@ -8,6 +8,7 @@ float64 needs JAX's x64 mode, which is switched on here at import (float32 array
 float32). The thread count must be set before JAX is imported: blas.request_threads
 sets XLA_FLAGS for it.
 """
+import functools
 import math
 
 import jax
@@ -75,13 +76,13 @@ def make_train_step(name, params, hp):
     forward = FORWARDS[name]
     loss_fn = lambda P, x, y: cross_entropy(forward(P, x), y)  # noqa: E731
 
-    @jax.jit
+    @functools.partial(jax.jit, donate_argnums=(0, 1, 2))  # P, m, v updated in place
     def step_fn(P, m, v, step, x, y):
         loss, grads = jax.value_and_grad(loss_fn)(P, x, y)
         P, m, v, step = adamw_update(P, grads, m, v, step, hp)
         return P, m, v, step, loss
 
-    state = {"P": {k: jnp.asarray(w) for k, w in params.items()}}
+    state = {"P": {k: jnp.array(w) for k, w in params.items()}}  # own copies: donated
     state["m"] = {k: jnp.zeros_like(w) for k, w in state["P"].items()}
     state["v"] = {k: jnp.zeros_like(w) for k, w in state["P"].items()}
     state["step"] = jnp.asarray(0, dtype=jnp.int64)

@@ -229,14 +229,16 @@ def cmd_compare(args):
 
 def cmd_bench(args):
     """benchmarks/bench.py of the source checkout, in a fresh process so that its thread
-    counts are set before NumPy is imported (minigrok itself never imports torch)."""
+    counts are set before NumPy and JAX are imported (minigrok itself never imports torch
+    or JAX)."""
     import subprocess
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     script = os.path.join(root, "benchmarks", "bench.py")
     if not os.path.isfile(script):
         raise MinigrokError(f"minigrok bench needs the source checkout: {script!r} does not exist")
     argv = ["--threads", str(args.threads), "--models", args.models, "--repeats", str(args.repeats),
-            "--dtype", args.dtype] + ["--no-compile"] * args.no_compile + ["--json"] * args.json
+            "--dtype", args.dtype] + ["--no-compile"] * args.no_compile + ["--no-jax"] * args.no_jax \
+        + ["--json"] * args.json
     code = subprocess.call([sys.executable, script, *argv])
     if code:
         raise MinigrokError(f"benchmarks/bench.py exited with status {code}")
@@ -332,12 +334,14 @@ def build_parser():
                    "(e.g. a dense and a ticket checkpoint) and list the others")
     p.set_defaults(func=cmd_compare)
 
-    p = sub.add_parser("bench", help="time minigrok against PyTorch (needs torch; benchmarks/bench.py)")
-    p.add_argument("--threads", type=int, default=2, help="threads for both frameworks (2)")
+    p = sub.add_parser("bench", help="time minigrok against PyTorch and JAX (needs either; "
+                                     "benchmarks/bench.py)")
+    p.add_argument("--threads", type=int, default=2, help="threads for every framework (2)")
     p.add_argument("--models", default="mlp,transformer", help="comma-separated (both)")
     p.add_argument("--repeats", type=int, default=40, help="timed rounds per case (40)")
     p.add_argument("--dtype", default="float32", help="float32 (default) or float64")
     p.add_argument("--no-compile", action="store_true", help="skip torch.compile")
+    p.add_argument("--no-jax", action="store_true", help="skip JAX")
     p.add_argument("--json", action="store_true", help="one JSON object per case")
     p.set_defaults(func=cmd_bench)
 

@@ -1,5 +1,6 @@
 """The benchmark script runs and prints one JSON object per case with the promised keys
-(a tiny run: two rounds, eager torch only; skipped without torch)."""
+(a tiny run: two rounds, eager torch and JAX where installed; skipped without torch)."""
+import importlib.util
 import json
 import os
 import sys
@@ -27,3 +28,7 @@ def test_bench_json(capsys):
         assert {"case", "minigrok_ms", "torch_ms", "ratio"} <= set(r)
         assert r["minigrok_ms"] > 0 and r["torch_ms"] > 0
         assert abs(r["ratio"] - r["minigrok_ms"] / r["torch_ms"]) < 0.01 * r["ratio"] + 1e-3
+        assert "compiled_ms" not in r
+        if importlib.util.find_spec("jax") is not None:
+            assert r["jax_ms"] > 0
+            assert abs(r["ratio_jax"] - r["minigrok_ms"] / r["jax_ms"]) < 0.01 * r["ratio_jax"] + 1e-3
