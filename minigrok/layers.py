@@ -103,9 +103,9 @@ def weight_matrix(indices, weights, n_columns):
         return W
     n_models = math.prod(lead)
     first_column = (xp.arange(n_models) * n_columns).reshape(lead + (1, 1))  # (..., 1, 1)
-    columns = (indices + first_column).ravel()  # (K*B*J,) row-major: J entries per row
-    return sparse.csr_matrix((weights.ravel(), columns, xp.arange(0, n_models * B * J + 1, J)),
-                             shape=(n_models * B, n_models * n_columns))
+    columns = (indices + first_column).ravel().astype(xp.int32)  # (K*B*J,) J entries per row
+    starts = xp.arange(0, n_models * B * J + 1, J, dtype=xp.int32)  # (K*B + 1,) where rows start
+    return sparse.csr_matrix((weights.ravel(), columns, starts), shape=(n_models * B, n_models * n_columns))
 
 
 def scatter_add(indices, weights, n):
@@ -193,7 +193,8 @@ def unembed_backward(dlogits, cache):
 
 def relu_forward(x):
     """out = max(x, 0)."""
-    out = x * (x > 0)  # (...)  keeps the dtype; exact zeros below the kink
+    xp = array_module(x)
+    out = xp.maximum(x, 0)  # (...)  keeps the dtype; exact zeros below the kink
     return out, out
 
 

@@ -166,17 +166,18 @@ def forward_tabulated(params, tokens):
     R = xp.concatenate([W_in.swapaxes(-1, -2), W_U], axis=-1)  # (..., d, d_mlp + p)
     XR = X @ R  # (..., (1+H)p, d_mlp + p)
     M = W_out.swapaxes(-1, -2) @ W_U  # (..., d_mlp, p)
-    # the attention weights of the last query, looked up in the score table
-    query = tokens[..., -1:]  # (..., B, 1)
-    heads = xp.arange(H).reshape((H, 1))  # (H, 1)
-    score_index = (heads * p + query[..., None]) * p + tokens[..., None, :]  # (..., B, H, T) into S flat
-    s = layers.lookup_rows(S.reshape(lead + (H * p * p, 1)), score_index)[..., 0]  # (..., B, H, T)
-    alpha, c_softmax = attention.softmax_forward(s)  # (..., B, H, T)
-    # the residual stream read by W_in and W_U: weighted rows of XR
-    rows = xp.concatenate([query, ((1 + heads) * p + tokens[..., None, :]).reshape(lead + (B, H * T))],
-                          axis=-1)  # (..., B, 1+H*T) the rows of E[t_T] and of VO[h][t_j]
-    weights = xp.concatenate([xp.ones(lead + (B, 1), dtype=alpha.dtype),
-                              alpha.reshape(lead + (B, H * T))], axis=-1)  # (..., B, 1+H*T)
+    # the attention weights of the last query, looked up in the score table; laid out
+    # (..., H, T, B), examples last, so the softmax reduces over a short middle axis
+    query, keys = tokens[..., -1], tokens.swapaxes(-1, -2)  # (..., B), (..., T, B)
+    heads = xp.arange(H).reshape((H, 1, 1))  # (H, 1, 1)
+    score_index = (heads * p + query[..., None, None, :]) * p + keys[..., None, :, :]  # (..., H, T, B) into S
+    s = layers.lookup_rows(S.reshape(lead + (H * p * p, 1)), score_index)[..., 0]  # (..., H, T, B)
+    alpha, c_softmax = attention.softmax_forward(s, axis=-2)  # (..., H, T, B) over the T positions
+    # the residual stream read by W_in and W_U: 1 + H*T weighted rows of XR per example
+    rows = xp.concatenate([query[..., None, :], ((1 + heads) * p + keys[..., None, :, :]).reshape(lead + (H * T, B))],
+                          axis=-2).swapaxes(-1, -2)  # (..., B, 1+H*T) the rows of E[t_T] and of VO[h][t_j]
+    weights = xp.concatenate([xp.ones(lead + (1, B), dtype=alpha.dtype), alpha.reshape(lead + (H * T, B))],
+                             axis=-2).swapaxes(-1, -2)  # (..., B, 1+H*T)
     pre_direct, c_lookup = layers.weighted_lookup_forward(XR, rows, weights)  # (..., B, d_mlp+p)
     hidden, c_relu = layers.relu_forward(pre_direct[..., :d_mlp])  # (..., B, d_mlp)
     logits = hidden @ M  # (..., B, p)
@@ -192,16 +193,16 @@ def backward_tabulated(dlogits, cache):
     params, (Q, K, V), (c_Q, c_K, c_V), O, X, R, M, hidden, score_index, c_softmax, c_lookup, scale = cache
     W_E, W_Q, W_K, W_V, W_O, W_in, W_out, W_U = (params[k] for k in PARAM_NAMES)
     lead, p, d_mlp = W_E.shape[:-2], W_E.shape[-1], W_in.shape[-2]
-    H, B, T = Q.shape[-3], score_index.shape[-3], score_index.shape[-1]
+    H, T, B = score_index.shape[-3:]
     # logits = direct + hidden @ M, hidden = relu(pre)
     dM = hidden.swapaxes(-1, -2) @ dlogits  # (..., d_mlp, p)
     dpre = layers.relu_backward(dlogits @ M.swapaxes(-1, -2), hidden)  # (..., B, d_mlp)
     g = xp.concatenate([dpre, dlogits], axis=-1)  # (..., B, d_mlp + p) gradient of [pre | direct]
     # [pre | direct] = sum_j weights[j] XR[rows[j]]; the weights past the first are alpha
     dweights, dXR = layers.weighted_lookup_backward(g, c_lookup)  # (..., B, 1+H*T), (..., (1+H)p, C)
-    dalpha = dweights[..., 1:].reshape(lead + (B, H, T))  # (..., B, H, T)
-    ds = attention.softmax_backward(dalpha, c_softmax)  # (..., B, H, T)
-    dS = layers.scatter_add(score_index.reshape(lead + (B * H * T,)), ds.reshape(lead + (B * H * T,)),
+    dalpha = dweights[..., 1:].swapaxes(-1, -2).reshape(lead + (H, T, B))  # (..., H, T, B)
+    ds = attention.softmax_backward(dalpha, c_softmax)  # (..., H, T, B)
+    dS = layers.scatter_add(score_index.reshape(lead + (H * T * B,)), ds.reshape(lead + (H * T * B,)),
                             H * p * p)  # (..., H*p*p) the scores' table gradient
     dS = dS.reshape(lead + (H, p, p)) * scale  # (..., H, p, p) gradient of Q K.T
     # the table products, each a product of p-row matrices
