@@ -22,6 +22,7 @@ from . import io, store
 from .backend import set_backend, to_device, to_numpy
 from .data import TASK_DEFAULTS, make_dataset
 from .errors import MinigrokError
+from .fingerprint import fingerprint
 from .masks import apply, check_matches, density, ones_like
 from .models import get_model, model_config
 from .settings import check_memory, check_settings
@@ -65,15 +66,17 @@ def check_hyperparameters(cfg):
 
 def identity(cfg, mcfg, data, params, masks):
     """Everything that determines a run's numbers (store/'s run key hashes it): the
-    model and its sizes, the optimiser / logging / stopping settings, the backend and the
-    BLAS thread count, and the content of the data split, of theta_0 and of the mask. Numbers are written as floats / ints so
-    that 1 and 1.0 name the same run."""
+    model and its sizes, the optimiser / logging / stopping settings, the backend, the
+    BLAS thread count and the numerics fingerprint of this code on this machine
+    (fingerprint.py), and the content of the data split, of theta_0 and of the mask.
+    Numbers are written as floats / ints so that 1 and 1.0 name the same run."""
     settings = {"lr": float(cfg["lr"]), "weight_decay": float(cfg["weight_decay"]),
                 "betas": [float(b) for b in cfg["betas"]], "eps": float(cfg["eps"]),
                 "eval_every": int(cfg["eval_every"]), "objective": cfg.get("objective", "ce"),
                 "stop_after": None if cfg["stop_after"] is None else int(cfg["stop_after"]),
                 "stop_threshold": float(cfg["stop_threshold"]), "backend": cfg["backend"],
-                "blas_threads": blas_info().get("threads")}  # how float32 sums are split
+                "blas_threads": blas_info().get("threads"),  # how float32 sums are split
+                "numerics": fingerprint(cfg["model"])}  # how this code rounds, here
     found = {"format": store.FORMAT, "model": mcfg, "settings": settings,
              "data": store.digest({k: data[k] for k in DATA_KEYS}),
              "theta_0": store.digest(params), "mask": store.digest(masks)}

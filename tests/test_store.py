@@ -330,3 +330,19 @@ def test_12_options_a_command_does_not_take_are_refused(tmp_path, capsys):
         assert code == 2
         one_error_line(err, message)
         assert not os.path.exists(out)
+
+
+def test_14_a_run_of_other_numerics_is_never_continued_or_reused(finished, monkeypatch, capsys):
+    """A folder made by code (or a BLAS, or a CPU) that rounds differently: the numerics
+    fingerprint in its identity differs, so resuming it, or rerunning its command into it,
+    is refused in one line and changes nothing."""
+    import minigrok.runs
+    before = tree(finished)
+    monkeypatch.setattr(minigrok.runs, "fingerprint", lambda model: "0123456789abcdef")
+    same_command = ["train", "--p", "11", "--epochs", "20", "--checkpoint-every", "5", "--quiet",
+                    "--out", finished]
+    for args in (["train", "--resume", finished, "--epochs", "20"], same_command):
+        code, _, err = cli(args, capsys)
+        assert code == 2
+        one_error_line(err, "computed with other numerics", "0123456789abcdef")
+        assert tree(finished) == before
