@@ -200,7 +200,10 @@ RECIPE_OPTIONS = ("rate", "scope", "rewind_epoch", "dense_stop_after", "from_epo
 
 
 def cmd_recipe(args):
+    from .provenance import check_record_path, write_record
     name, root, folder, seeds = RECIPE_COMMANDS[args.command](args)
+    if args.record:
+        check_record_path(args.record)
     if name not in RECIPES:
         raise MinigrokError(f"unknown experiment {name!r}; allowed: {', '.join(EXPERIMENTS)}")
     taken = RECIPES[name].OPTIONS
@@ -211,8 +214,12 @@ def cmd_recipe(args):
     summary = run_recipe(name, _training_config(args), root, folder, seeds, opts, args.quiet,
                          workers=getattr(args, "workers", 1), scheduler=getattr(args, "scheduler", None),
                          blas_threads=args.blas_threads)
-    print(RECIPES[name].report(summary))
+    report = RECIPES[name].report(summary)
+    print(report)
     print(f"wrote {os.path.join(folder, 'summary.json')}", file=sys.stderr)
+    if args.record:
+        write_record(args.record, args.argv, report, [summary["config"]["model"]])
+        print(f"wrote the results record {args.record}", file=sys.stderr)
 
 
 def cmd_analyze(args):
@@ -264,6 +271,12 @@ def _add_sweep_args(p):
                         "for N epochs (default: train to --epochs, as the paper)")
 
 
+def _add_record_arg(p):
+    p.add_argument("--record", metavar="FILE.json",
+                   help="also write a results record: this command, its printed table, the "
+                        "commit, the machine and the numerics fingerprint (minigrok/provenance.py)")
+
+
 def build_parser():
     parser = Parser(prog="minigrok", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -298,6 +311,7 @@ def build_parser():
                         "for N epochs (default: train it to --epochs and prune there, as the paper)")
     p.add_argument("--out", default="runs/ticket", help="output folder (default runs/ticket); "
                    "its runs/ holds the dense run and one run per ticket")
+    _add_record_arg(p)
     p.set_defaults(func=cmd_recipe)
 
     p = sub.add_parser("sweep", help="tickets at several pruning rates and seeds (the rate-sweep experiment)")
@@ -305,6 +319,7 @@ def build_parser():
     _add_sweep_args(p)
     p.add_argument("--out", default="runs/sweep", help="output folder (default runs/sweep); its "
                    "runs/ holds every run, shared with `experiment` and `ticket` given the same folder")
+    _add_record_arg(p)
     p.set_defaults(func=cmd_recipe)
 
     p = sub.add_parser("experiment", help="run a control experiment of the papers: " + ", ".join(EXPERIMENTS))
@@ -325,6 +340,7 @@ def build_parser():
     g.add_argument("--ep-lr", type=float, default=1e-2, help="edge-popup: AdamW lr of scores / weights (1e-2)")
     g.add_argument("--grok-threshold", type=float, default=0.95,
                    help="no-decay: test accuracy that counts as grokking in the critical-rate search (0.95)")
+    _add_record_arg(g)
     p.set_defaults(func=cmd_recipe)
 
     p = sub.add_parser("compare", help="max abs / rel difference of every array of two .npz files")
@@ -362,7 +378,7 @@ def main(argv=None):
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
-        args.given = given_options(parser, argv)
+        args.given, args.argv = given_options(parser, argv), argv
         if hasattr(args, "blas_threads"):  # before any numerical work: same bits on any core count
             set_blas_threads(check_setting("blas_threads", args.blas_threads))
         with np.errstate(all="ignore"):  # a NaN or inf loss is caught and reported as divergence

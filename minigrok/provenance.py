@@ -1,0 +1,176 @@
+"""Results with provenance: the record of a command's printed table, and the documents
+whose tables are generated from records.
+
+A record (results/NAME.json in the repository, written by `--record FILE` on `ticket`,
+`sweep` and `experiment`) holds:
+
+    command      the exact command line that printed the table (without --record)
+    report       the table it printed, verbatim
+    commit       the minigrok commit it ran on (git HEAD of the checkout; "dirty" if the
+                 working tree had changes), or null outside a git checkout
+    date         when it finished (UTC)
+    machine      CPU, cores, BLAS library / kernel / threads, NumPy and Python versions
+    fingerprint  {model: fingerprint.fingerprint(model)} of the models it trained: the
+                 rounding of this code on this machine
+
+A document (README.md, RESULTS.md) embeds records between two comment lines:
+
+    <!-- results: results/a.json results/b.json -->
+    ... generated: each record's command and report, in a text block ...
+    <!-- /results -->
+
+`python -m minigrok.provenance README.md RESULTS.md` rewrites every such block from its
+records. tests/test_provenance.py checks that every block is what its records say, and
+recomputes each record's fingerprints: a record whose numbers this code (on a machine
+with the same BLAS kernel) would no longer give fails as stale, naming the command to rerun.
+"""
+import datetime
+import os
+import platform
+import re
+import shlex
+import subprocess
+import sys
+
+from . import io
+from .errors import MinigrokError
+from .fingerprint import fingerprint
+from .threads import blas_info
+
+BLOCK = re.compile(r"(<!-- results: (?P<paths>[^>]*?) -->\n)(?P<body>.*?)(<!-- /results -->)", re.S)
+
+
+# ----------------------------------------------------------------------------------------
+# writing a record
+
+def command_line(argv):
+    """'minigrok ARGS' for argv without its --record option, quoted for a shell."""
+    kept, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--record":
+            skip = True
+        elif not arg.startswith("--record="):
+            kept.append(arg)
+    return " ".join(["minigrok", *map(shlex.quote, kept)])
+
+
+def git_commit():
+    """(commit, dirty) of the git checkout minigrok runs from, or (None, None)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        head = subprocess.run(["git", "-C", root, "rev-parse", "HEAD"], capture_output=True,
+                              text=True, timeout=10)
+        if head.returncode != 0:
+            return None, None
+        status = subprocess.run(["git", "-C", root, "status", "--porcelain", "--untracked-files=no"],
+                                capture_output=True, text=True, timeout=10)
+        return head.stdout.strip(), bool(status.stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        return None, None
+
+
+def machine():
+    """The machine and the libraries that determine the rounding."""
+    import numpy
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    info = blas_info()
+    return {"cpu": cpu, "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+            "blas": {k: info.get(k) for k in ("library", "corename", "threads")},
+            "numpy": numpy.__version__, "python": platform.python_version(),
+            "platform": platform.platform()}
+
+
+def check_record_path(path):
+    """One-line refusal for a record path that cannot be written; before any training."""
+    if not path.endswith(".json"):
+        raise MinigrokError(f"--record {path!r}: a results record is a .json file")
+    folder = os.path.dirname(os.path.abspath(path)) or "."
+    if not os.path.isdir(folder):
+        raise MinigrokError(f"--record {path!r}: folder {folder!r} does not exist")
+    if os.path.isdir(path):
+        raise MinigrokError(f"--record {path!r} is a folder: give the .json file to write")
+
+
+def write_record(path, argv, report, models):
+    """Write the record of a finished command (see the module docstring)."""
+    commit, dirty = git_commit()
+    record = {
+        "command": command_line(argv),
+        "report": report,
+        "commit": commit, "dirty": dirty,
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "machine": machine(),
+        "fingerprint": {m: fingerprint(m) for m in sorted(set(models))},
+    }
+    io.save_json(path, record)
+    return record
+
+
+# ----------------------------------------------------------------------------------------
+# reading records and generating documents
+
+def load_record(path):
+    """A record, with one-line refusals for a missing or malformed file."""
+    record = io.load_json(path)
+    missing = [k for k in ("command", "report", "fingerprint", "machine") if k not in record]
+    if missing:
+        raise MinigrokError(f"{path!r} is not a results record (no {', '.join(missing)})")
+    return record
+
+
+def render(paths, base="."):
+    """The generated text of a block: each record's command and report in a text block."""
+    out = []
+    for path in paths:
+        record = load_record(os.path.join(base, path))
+        stamp = f"commit {record['commit'][:10]}" if record.get("commit") else "no commit"
+        out.append(f"```text\n$ {record['command']}\n{record['report'].rstrip()}\n```\n"
+                   f"<sub>{path}: {stamp}{' (with local changes)' if record.get('dirty') else ''}, "
+                   f"{record['date'][:10]}, {record['machine']['cpu']}, "
+                   f"{record['machine']['blas'].get('corename')} kernel, "
+                   f"{record['machine']['blas'].get('threads')} BLAS thread(s)</sub>\n")
+    return "\n".join(out)
+
+
+def blocks(text):
+    """[(paths, body)] of every results block of a document."""
+    return [(m.group("paths").split(), m.group("body")) for m in BLOCK.finditer(text)]
+
+
+def regenerate(text, base="."):
+    """The document with every results block rewritten from its records."""
+    return BLOCK.sub(lambda m: m.group(1) + render(m.group("paths").split(), base) + m.group(4), text)
+
+
+def main(argv=None):
+    """python -m minigrok.provenance DOC... : rewrite the results blocks of each document
+    from the records it names (paths relative to the document's folder)."""
+    docs = sys.argv[1:] if argv is None else argv
+    if not docs:
+        print("usage: python -m minigrok.provenance README.md [RESULTS.md ...]", file=sys.stderr)
+        return 2
+    try:
+        for doc in docs:
+            with open(doc) as f:
+                text = f.read()
+            new = regenerate(text, os.path.dirname(os.path.abspath(doc)))
+            if new != text:
+                io.atomic_write(doc, lambda f: f.write(new.encode()))
+                print(f"rewrote {len(blocks(new))} results blocks of {doc}")
+            else:
+                print(f"{doc}: {len(blocks(new))} results blocks, all current")
+    except (MinigrokError, OSError) as exc:
+        print(f"minigrok.provenance: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

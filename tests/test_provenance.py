@@ -1,0 +1,100 @@
+"""Results with provenance (minigrok/provenance.py, minigrok/fingerprint.py).
+
+- Every results block of README.md and RESULTS.md is exactly what its records in
+  results/ say (the documents' tables are generated, never typed).
+- Every record's numerics fingerprint is what this code gives: a record whose numbers
+  this code would no longer give fails as stale, naming the command to rerun. Where this
+  machine's BLAS kernel differs from the record's, the fingerprint cannot be compared
+  (the kernel rounds differently) and the check is skipped, saying so.
+- The fingerprint changes with any change of rounding, and `--record` writes a record
+  that names its command, and refuses a bad path before training.
+"""
+import glob
+import json
+import os
+
+import pytest
+
+from minigrok import provenance
+from minigrok.cli import main
+from minigrok.fingerprint import fingerprint
+from minigrok.threads import blas_info
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DOCS = [os.path.join(ROOT, d) for d in ("README.md", "RESULTS.md") if os.path.exists(os.path.join(ROOT, d))]
+RECORDS = sorted(glob.glob(os.path.join(ROOT, "results", "*.json")))
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=os.path.basename)
+def test_every_results_block_is_generated_from_its_records(doc):
+    with open(doc) as f:
+        text = f.read()
+    for paths, body in provenance.blocks(text):
+        assert body == provenance.render(paths, ROOT), (
+            f"{os.path.basename(doc)}: the block of {' '.join(paths)} is not what the records say: "
+            f"run `python -m minigrok.provenance {os.path.basename(doc)}`")
+
+
+def test_every_record_is_used_by_a_document():
+    used = set()
+    for doc in DOCS:
+        with open(doc) as f:
+            used |= {p for paths, _ in provenance.blocks(f.read()) for p in paths}
+    unused = sorted(os.path.relpath(r, ROOT) for r in RECORDS if os.path.relpath(r, ROOT) not in used)
+    assert not unused, f"records no document shows: {unused}"
+
+
+@pytest.mark.parametrize("path", RECORDS, ids=os.path.basename)
+def test_results_are_not_stale(path):
+    record = provenance.load_record(path)
+    kernel = blas_info().get("corename")
+    if record["machine"]["blas"].get("corename") != kernel:
+        pytest.skip(f"{os.path.basename(path)} was measured with the {record['machine']['blas'].get('corename')} "
+                    f"BLAS kernel, this machine uses {kernel}: its rounding cannot be compared here")
+    for model, found in record["fingerprint"].items():
+        assert fingerprint(model) == found, (
+            f"results are stale: {os.path.relpath(path, ROOT)} was measured with {model} numerics "
+            f"{found}, this code gives {fingerprint(model)}: rerun `{record['command']} --record "
+            f"{os.path.relpath(path, ROOT)}` and `python -m minigrok.provenance README.md RESULTS.md`")
+
+
+def test_fingerprint_changes_with_the_rounding(monkeypatch):
+    """The Transformer trained through its layer-by-layer pair instead of its tabulated
+    form: the same function, rounded in another order, so another fingerprint."""
+    from minigrok.models import transformer
+    tabulated = fingerprint("transformer")
+    fingerprint.cache_clear()
+    monkeypatch.setattr(transformer, "train_forward", transformer.forward)
+    monkeypatch.setattr(transformer, "train_backward", transformer.backward)
+    try:
+        assert fingerprint("transformer") != tabulated
+    finally:
+        fingerprint.cache_clear()
+    assert len(tabulated) == 16 and int(tabulated, 16) >= 0
+
+
+def test_record_names_its_command_and_report(tmp_path, capsys):
+    record_path = str(tmp_path / "r.json")
+    argv = ["ticket", "--p", "11", "--epochs", "60", "--quiet", "--out", str(tmp_path / "o"),
+            "--record", record_path]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    record = provenance.load_record(record_path)
+    assert record["command"] == "minigrok " + " ".join(argv[:-2])
+    assert record["report"].strip() and record["report"].strip() in out
+    assert record["fingerprint"] == {"mlp": fingerprint("mlp")}
+    assert record["machine"]["blas"]["threads"] == 1
+    block = f"<!-- results: r.json -->\nold\n<!-- /results -->\n"
+    text = provenance.regenerate(block, str(tmp_path))
+    assert f"$ {record['command']}" in text and record["report"].strip() in text
+    assert provenance.blocks(text)[0][1] == provenance.render(["r.json"], str(tmp_path))
+
+
+@pytest.mark.parametrize("bad", ["results.txt", "missing-folder/r.json", "."])
+def test_a_bad_record_path_is_refused_before_training(bad, tmp_path, capsys):
+    out = tmp_path / "o"
+    code = main(["ticket", "--p", "11", "--epochs", "60", "--quiet", "--out", str(out),
+                 "--record", str(tmp_path / bad) if bad != "." else str(tmp_path)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("minigrok: error: --record")
+    assert not out.exists()
