@@ -47,6 +47,8 @@ def parse_args(argv=None):
     ap.add_argument("--no-compile", action="store_true", help="skip torch.compile")
     ap.add_argument("--no-jax", action="store_true", help="skip JAX")
     ap.add_argument("--json", action="store_true", help="one JSON object per case")
+    ap.add_argument("--record", metavar="FILE.json",
+                    help="also write a results record of the table (minigrok/provenance.py)")
     return ap.parse_args(argv)
 
 
@@ -131,6 +133,13 @@ def row(case, ms, gflop, peak, args):
 
 
 def print_table(info, results):
+    print(format_table(info, results))
+
+
+def format_table(info, results):
+    """The table as text: the machine, then one line per case."""
+    lines = []
+    print = lambda line: lines.append(line)  # noqa: E731  the lines below, collected
     ob = info["openblas"]
     versions = "; ".join(f"{m} {info[m]}" for m in ("torch", "jax") if m in info)
     print(f"{info['cpu']}, {info['cpus_available']} CPUs; {info['threads']} threads; "
@@ -147,6 +156,7 @@ def print_table(info, results):
         ratios = "".join(f"{r['ratio' if f == 'torch' else 'ratio_' + f]:>10.2f}" if f + "_ms" in r
                          else f"{'-':>10}" for f, _ in columns)
         print(f"{r['case']:<20}{r['minigrok_ms']:>12.2f}{ms}{ratios}{100 * r['minigrok_peak_frac']:>8.0f}%")
+    return "\n".join(lines)
 
 
 def main(argv=None):
@@ -162,12 +172,24 @@ def main(argv=None):
         print("bench: neither PyTorch nor JAX is installed; `pip install -e \".[crosscheck]\"` "
               "to compare", file=sys.stderr)
         return 2
+    from minigrok.errors import MinigrokError
+    from minigrok.provenance import check_record_path, write_record
+    if args.record:
+        try:
+            check_record_path(args.record)
+        except MinigrokError as exc:
+            print(f"bench: error: {exc}", file=sys.stderr)
+            return 2
     info, results = run(args, others)
     if args.json:
         for r in results:
             print(json.dumps(r))
     else:
         print_table(info, results)
+    if args.record:
+        argv = sys.argv[1:] if argv is None else list(argv)
+        write_record(args.record, argv, format_table(info, results), args.models.split(","),
+                     program="python benchmarks/bench.py")
     return 0
 
 

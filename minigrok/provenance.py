@@ -43,8 +43,8 @@ BLOCK = re.compile(r"(<!-- results: (?P<paths>[^>]*?) -->\n)(?P<body>.*?)(<!-- /
 # ----------------------------------------------------------------------------------------
 # writing a record
 
-def command_line(argv):
-    """'minigrok ARGS' for argv without its --record option, quoted for a shell."""
+def command_line(argv, program="minigrok"):
+    """'PROGRAM ARGS' for argv without its --record option, quoted for a shell."""
     kept, skip = [], False
     for arg in argv:
         if skip:
@@ -53,7 +53,7 @@ def command_line(argv):
             skip = True
         elif not arg.startswith("--record="):
             kept.append(arg)
-    return " ".join(["minigrok", *map(shlex.quote, kept)])
+    return " ".join([program, *map(shlex.quote, kept)])
 
 
 def git_commit():
@@ -98,11 +98,11 @@ def check_record_path(path):
         raise MinigrokError(f"--record {path!r} is a folder: give the .json file to write")
 
 
-def write_record(path, argv, report, models):
-    """Write the record of a finished command (see the module docstring)."""
+def write_record(path, argv, report, models, program="minigrok"):
+    """Write the record of a finished command `program argv` (see the module docstring)."""
     commit, dirty = git_commit()
     record = {
-        "command": command_line(argv),
+        "command": command_line(argv, program),
         "report": report,
         "commit": commit, "dirty": dirty,
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
