@@ -13,8 +13,9 @@ from . import io
 from .data import TASK_DEFAULTS
 from .data.modular import OPERATIONS, SPLITS
 from .errors import MinigrokError
+from .fmt import fmt_acc, fmt_epoch
 from .models import MODELS
-from .recipes import EXPERIMENTS, RECIPES, run_recipe
+from .recipes import EXPERIMENTS, RECIPES, report_files, run_recipe
 from .recipes.common import TICKET_STOP_AFTER, parse_list
 from .parallel import default_workers
 from .runs import TRAIN_DEFAULTS, resume_run, train_run, with_defaults
@@ -142,8 +143,8 @@ def cmd_train(args):
         cfg = {**_training_config(args), "init": args.init, "mask": args.mask}
         result = train_run(cfg, args.out, quiet=args.quiet)
     s = result["summary"]
-    print(f"t_mem(0.99) = {s['t_mem']}, t_gen(0.99) = {s['t_gen']}, "
-          f"final test acc = {s['final']['test_acc']:.4f}; wrote {result['dir']}")
+    print(f"t_mem(0.99) = {fmt_epoch(s['t_mem'])}, t_gen(0.99) = {fmt_epoch(s['t_gen'])}, "
+          f"final test acc = {fmt_acc(s['final']['test_acc'])}; wrote {result['dir']}")
 
 
 def cmd_prune(args):
@@ -212,14 +213,15 @@ def cmd_recipe(args):
                          workers=getattr(args, "workers", 1), scheduler=getattr(args, "scheduler", None),
                          blas_threads=args.blas_threads)
     print(RECIPES[name].report(summary))
-    print(f"wrote {os.path.join(folder, 'summary.json')}", file=sys.stderr)
+    print(f"wrote {os.path.join(folder, '')}: {', '.join(report_files(name, summary))}")
 
 
 def cmd_analyze(args):
     from .analysis.report import analyze
     result = analyze(args.run_dir, density=args.density, scope=args.scope,
                      max_checkpoints=args.max_checkpoints, quiet=args.quiet)
-    print(f"wrote {len(result['files'])} files to {result['dir']}")
+    names = [os.path.basename(f) for f in result["files"]]
+    print(f"wrote {os.path.join(result['dir'], '')}: {', '.join(names)}")
 
 
 def cmd_compare(args):

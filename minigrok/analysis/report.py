@@ -12,6 +12,7 @@ import glob
 import io as _io
 import os
 import re
+import sys
 
 import numpy as np
 
@@ -78,12 +79,30 @@ def thin(items, max_points):
 
 
 def load_run(run_dir, max_checkpoints=None):
-    """{"dir", "config", "metrics", "checkpoints", "fixed_mask"} of a run directory."""
+    """{"dir", "config", "metrics", "checkpoints", "found", "fixed_mask"} of a run
+    directory; "found" is every checkpoint on disk, "checkpoints" those analysed."""
     metrics_path = os.path.join(run_dir, "metrics.csv")
+    found = checkpoint_list(run_dir)
     return {"dir": run_dir, "config": io.load_json(os.path.join(run_dir, "config.json")),
             "metrics": io.load_metrics(metrics_path) if os.path.isfile(metrics_path) else None,
-            "checkpoints": thin(checkpoint_list(run_dir), max_checkpoints),
+            "checkpoints": thin(found, max_checkpoints), "found": found,
             "fixed_mask": io.load_npz(os.path.join(run_dir, "init.npz"))["masks"]}
+
+
+DENSE_CHECKPOINTS = 100  # the interval suggested for curves worth reading on a log axis
+
+
+def checkpoint_note(label, run):
+    """'dense: 31 checkpoints, epochs 0-30000' and how to get denser curves: more
+    checkpoints when training (--checkpoint-every), or fewer thinned away."""
+    used, found = run["checkpoints"], run["found"]
+    text = f"{label}: {len(used)} checkpoints, epochs {used[0][0]}-{used[-1][0]}"
+    if len(used) < len(found):
+        return text + f" (evenly chosen from {len(found)}; --max-checkpoints N keeps more)"
+    epochs = [e for e, _ in found]
+    if max((b - a for a, b in zip(epochs, epochs[1:])), default=DENSE_CHECKPOINTS + 1) > DENSE_CHECKPOINTS:
+        text += f" (train with --checkpoint-every {DENSE_CHECKPOINTS} for denser curves)"
+    return text
 
 
 # ----------------------------------------------------------------------------------------
@@ -233,9 +252,10 @@ def analyze(path, density=None, scope=None, max_checkpoints=40, quiet=False):
     model = next(iter(runs.values()))["config"].get("model", "mlp")
 
     per_ckpt, jaccard, finals, inits, masks_by_run, graph_cache = [], [], {}, {}, {}, {}
-    for label, run in runs.items():
+    notes = [checkpoint_note(label, run) for label, run in runs.items()]
+    for (label, run), note in zip(runs.items(), notes):
         if not quiet:
-            print(f"analysing {label}: {len(run['checkpoints'])} checkpoints", flush=True)
+            print(f"[minigrok] analysing {note}", file=sys.stderr, flush=True)
         rows, masks_seq = checkpoint_rows(label, run, density, scope, True, graph_cache)
         per_ckpt += rows
         if run["fixed_mask"] is None:
@@ -265,5 +285,6 @@ def analyze(path, density=None, scope=None, max_checkpoints=40, quiet=False):
             write_csv(os.path.join(out_dir, f"{name}.csv"), rows)
     from ..figures import write_figures  # matplotlib only when plotting
     files += write_figures(out_dir, tables, {k: r["metrics"] for k, r in runs.items()},
-                           {"density": density, "scope": scope, "model": model})
+                           {"density": density, "scope": scope, "model": model,
+                            "note": "points: " + "; ".join(notes)})
     return {"dir": out_dir, "files": files, "tables": tables}
