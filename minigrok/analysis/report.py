@@ -92,17 +92,30 @@ def load_run(run_dir, max_checkpoints=None):
 DENSE_CHECKPOINTS = 100  # the interval suggested for curves worth reading on a log axis
 
 
-def checkpoint_note(label, run):
-    """'dense: 31 checkpoints, epochs 0-30000' and how to get denser curves: more
-    checkpoints when training (--checkpoint-every), or fewer thinned away."""
+def checkpoint_hint(run):
+    """How to get denser curves from a run: keep more of its checkpoints (--max-checkpoints),
+    or train it with more (--checkpoint-every); '' when they are dense already."""
     used, found = run["checkpoints"], run["found"]
-    text = f"{label}: {len(used)} checkpoints, epochs {used[0][0]}-{used[-1][0]}"
     if len(used) < len(found):
-        return text + f" (evenly chosen from {len(found)}; --max-checkpoints N keeps more)"
+        return f"evenly chosen from {len(found)}; --max-checkpoints N keeps more"
     epochs = [e for e, _ in found]
     if max((b - a for a, b in zip(epochs, epochs[1:])), default=DENSE_CHECKPOINTS + 1) > DENSE_CHECKPOINTS:
-        text += f" (train with --checkpoint-every {DENSE_CHECKPOINTS} for denser curves)"
-    return text
+        return f"train with --checkpoint-every {DENSE_CHECKPOINTS} for denser curves"
+    return ""
+
+
+def checkpoint_note(label, run):
+    """'dense: 31 checkpoints, epochs 0-30000' and, where they are sparse, the hint."""
+    used, hint = run["checkpoints"], checkpoint_hint(run)
+    return f"{label}: {len(used)} checkpoints, epochs {used[0][0]}-{used[-1][0]}" + (f" ({hint})" if hint else "")
+
+
+def figure_note(runs):
+    """The line under the per-checkpoint figures: which checkpoints the points are."""
+    counts = ", ".join(f"{label} {len(r['checkpoints'])} (epochs {r['checkpoints'][0][0]}-"
+                       f"{r['checkpoints'][-1][0]})" for label, r in runs.items())
+    hints = "; ".join(dict.fromkeys(h for h in map(checkpoint_hint, runs.values()) if h))
+    return f"points: the checkpoints analysed, {counts}" + (f"; {hints}" if hints else "")
 
 
 # ----------------------------------------------------------------------------------------
@@ -252,10 +265,9 @@ def analyze(path, density=None, scope=None, max_checkpoints=40, quiet=False):
     model = next(iter(runs.values()))["config"].get("model", "mlp")
 
     per_ckpt, jaccard, finals, inits, masks_by_run, graph_cache = [], [], {}, {}, {}, {}
-    notes = [checkpoint_note(label, run) for label, run in runs.items()]
-    for (label, run), note in zip(runs.items(), notes):
+    for label, run in runs.items():
         if not quiet:
-            print(f"[minigrok] analysing {note}", file=sys.stderr, flush=True)
+            print(f"[minigrok] analysing {checkpoint_note(label, run)}", file=sys.stderr, flush=True)
         rows, masks_seq = checkpoint_rows(label, run, density, scope, True, graph_cache)
         per_ckpt += rows
         if run["fixed_mask"] is None:
@@ -286,5 +298,5 @@ def analyze(path, density=None, scope=None, max_checkpoints=40, quiet=False):
     from ..figures import write_figures  # matplotlib only when plotting
     files += write_figures(out_dir, tables, {k: r["metrics"] for k, r in runs.items()},
                            {"density": density, "scope": scope, "model": model,
-                            "note": "points: " + "; ".join(notes)})
+                            "note": figure_note(runs)})
     return {"dir": out_dir, "files": files, "tables": tables}

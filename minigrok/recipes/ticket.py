@@ -97,7 +97,7 @@ def run(cfg, where, folder, seeds, opts, quiet=False):
     plot_accuracy_curves({"dense": dense["metrics"], "ticket": ticket["metrics"]},
                          os.path.join(folder, "accuracy.png"),
                          title=f"{_task_label(cfg)}: dense vs ticket (rate {fmt_rate(rate)})",
-                         ylabel=score_name(cfg.get("objective")))
+                         ylabel=score_name(cfg.get("objective")), threshold=cfg["stop_threshold"])
     if cfg["model"] == "transformer":
         save_attention_picture({"dense": dense["params"], "ticket": ticket["params"]}, cfg["p"],
                                os.path.join(folder, "attention.png"))
