@@ -1,7 +1,8 @@
 """The embedding MLP in minigrok and in PyTorch, side by side, from the same numbers:
 how far apart are the logits, the gradients and the weights after N AdamW steps?
 
-    pip install torch
+    pip install torch --index-url https://download.pytorch.org/whl/cpu   # the CPU build suffices
+    pip install -e ".[crosscheck]"
     python examples/crosscheck_torch.py [--p 67] [--steps 200] [--dtype float64] [--rate 0.6] [--out DIR]
 
 The PyTorch model below is laid out as the reference grokking-tickets code's (module
@@ -17,8 +18,13 @@ import argparse
 import os
 
 import numpy as np
-import torch
-import torch.nn.functional as F
+
+try:
+    import torch
+    import torch.nn.functional as F
+except ImportError:
+    raise SystemExit("crosscheck_torch.py needs PyTorch; its CPU build suffices: pip install torch "
+                     "--index-url https://download.pytorch.org/whl/cpu") from None
 
 from minigrok import interop, io
 from minigrok.data import modular_dataset
