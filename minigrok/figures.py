@@ -308,12 +308,16 @@ def plot_over_training(path, rows, metrics, panels, title, baseline=None, note=N
     return _save(fig, path, note=note)
 
 
+LAYER_MARKERS = ("v", "^", "s", "D", "P", "X")
+
+
 def plot_jaccard(path, rows, metrics, info):
     layers = [c[len("final_"):] for c in rows[0] if c.startswith("final_") and c != "final_global"]
     panels = []
     for which, name in (("final", "with the final mask"), ("previous", "with the previous checkpoint's")):
         cols = [(f"{which}_global", "o-", " global")]
-        cols += [(f"{which}_{k}", ".:", f" {k}") for k in layers]
+        cols += [(f"{which}_{k}", f"{LAYER_MARKERS[i % len(LAYER_MARKERS)]}:", f" {k}")
+                 for i, k in enumerate(layers)]  # dotted, a marker per matrix
         panels.append((f"Jaccard overlap {name}", cols))
     return plot_over_training(path, rows, metrics, panels,
                               f"magnitude masks at each checkpoint (density {info['density']:.2f}, "
