@@ -11,10 +11,10 @@ import argparse
 from minigrok.figures import plot_accuracy_curves
 from minigrok.runs import train_run
 
-parser = argparse.ArgumentParser()
-parser.add_argument("--p", type=int, default=67)
-parser.add_argument("--epochs", type=int, default=20000)
-parser.add_argument("--out", default="runs/example_mlp")
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--p", type=int, default=67, help="modulus (default %(default)s)")
+parser.add_argument("--epochs", type=int, default=20000, help="epoch cap (default %(default)s)")
+parser.add_argument("--out", default="runs/example_mlp", help="run directory (default %(default)s)")
 args = parser.parse_args()
 
 config = {

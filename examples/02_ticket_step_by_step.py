@@ -15,10 +15,12 @@ from minigrok.models import mlp, model_config
 from minigrok.pruning import magnitude_prune
 from minigrok.train import grokking_times, train_loop
 
-parser = argparse.ArgumentParser()
-parser.add_argument("--p", type=int, default=67)
-parser.add_argument("--rate", type=float, default=0.6, help="fraction of weights pruned")
-parser.add_argument("--epochs", type=int, default=30000, help="dense epochs before pruning")
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--p", type=int, default=67, help="modulus (default %(default)s)")
+parser.add_argument("--rate", type=float, default=0.6,
+                    help="fraction of weights pruned (default %(default)s)")
+parser.add_argument("--epochs", type=int, default=30000,
+                    help="dense epochs before pruning (default %(default)s)")
 args = parser.parse_args()
 
 # 0. the task and the initial weights theta_0

@@ -1,8 +1,9 @@
 """The embedding MLP in minigrok and in PyTorch, side by side, from the same numbers:
 how far apart are the logits, the gradients and the weights after N AdamW steps?
 
-    pip install torch
-    python examples/crosscheck_torch.py [--p 67] [--steps 200] [--dtype float64] [--out DIR]
+    pip install torch --index-url https://download.pytorch.org/whl/cpu   # the CPU build suffices
+    pip install -e ".[crosscheck]"
+    python examples/crosscheck_torch.py [--p 67] [--steps 200] [--dtype float64] [--rate 0.6] [--out DIR]
 
 The PyTorch model below is laid out as the reference grokking-tickets code's (module
 names embed / inproj / outproj / unembed, a `weight_mask` buffer per weight, forward with
@@ -17,8 +18,13 @@ import argparse
 import os
 
 import numpy as np
-import torch
-import torch.nn.functional as F
+
+try:
+    import torch
+    import torch.nn.functional as F
+except ImportError:
+    raise SystemExit("crosscheck_torch.py needs PyTorch; its CPU build suffices: pip install torch "
+                     "--index-url https://download.pytorch.org/whl/cpu") from None
 
 from minigrok import interop, io
 from minigrok.data import modular_dataset
@@ -29,12 +35,15 @@ from minigrok.optim import adamw_init
 from minigrok.pruning.magnitude import magnitude_prune
 from minigrok.train import train_step
 
-parser = argparse.ArgumentParser()
-parser.add_argument("--p", type=int, default=67)
-parser.add_argument("--steps", type=int, default=200)
-parser.add_argument("--dtype", default="float64", choices=["float64", "float32"])
-parser.add_argument("--rate", type=float, default=0.6, help="magnitude pruning rate of the mask")
-parser.add_argument("--out", help="write DIR/minigrok.npz and DIR/torch.npz")
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--p", type=int, default=67, help="modulus (default %(default)s)")
+parser.add_argument("--steps", type=int, default=200, help="AdamW steps (default %(default)s)")
+parser.add_argument("--dtype", default="float64", choices=["float64", "float32"],
+                    help="both frameworks' dtype (default %(default)s)")
+parser.add_argument("--rate", type=float, default=0.6,
+                    help="magnitude pruning rate of the mask (default %(default)s)")
+parser.add_argument("--out", metavar="DIR", help="write DIR/minigrok.npz and DIR/torch.npz "
+                    "(default: none, nothing written)")
 args = parser.parse_args()
 HP = {"lr": 1e-3, "weight_decay": 1.0, "betas": (0.9, 0.98), "eps": 1e-8}
 

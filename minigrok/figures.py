@@ -1,18 +1,24 @@
 """Every figure minigrok draws (matplotlib on the Agg backend, imported only when a figure
 is drawn, so that training never needs it; works without a screen).
 
-    runs         accuracy curves of runs, attention patterns of Transformers
-    recipes      an experiment's curves next to its t_gen per condition
-    analyze      the figures of `minigrok analyze`, drawn from analysis/report.py's tables
+    runs         accuracy curves of runs with their t_gen marked, attention patterns of
+                 Transformers
+    recipes      an experiment's curves next to its t_gen per condition: each seed, the
+                 mean and the min-max range as points on a log axis (never: at the cap)
+    analyze      the figures of `minigrok analyze`, drawn from analysis/report.py's tables;
+                 values at checkpoints are markers, and a note says which checkpoints
 
 Epoch axes are logarithmic (epoch n drawn at n + 1) so a ticket that groks in a few
 hundred epochs and a dense net that groks in tens of thousands fit one picture.
 """
+import math
 import os
 
 import numpy as np
 
 from . import io
+from .fmt import fmt_epoch
+from .train import first_epoch_reaching
 
 
 def _pyplot():
@@ -23,9 +29,12 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path, dpi=110):
+def _save(fig, path, dpi=110, note=None):
+    """Write fig to path (atomically); note: a line of small text under the panels."""
     plt = _pyplot()
-    fig.tight_layout()
+    if note:
+        fig.text(0.5, 0.005, note, ha="center", va="bottom", fontsize=8, wrap=True)
+    fig.tight_layout(rect=(0, 0.06 if note else 0, 1, 1))
     io.atomic_write(path, lambda f: fig.savefig(f, format=os.path.splitext(path)[1][1:] or "png", dpi=dpi))
     plt.close(fig)
     return path
@@ -34,9 +43,10 @@ def _save(fig, path, dpi=110):
 # ----------------------------------------------------------------------------------------
 # runs
 
-def plot_accuracy_curves(runs, path, title="", ylabel="accuracy"):
+def plot_accuracy_curves(runs, path, title="", ylabel="accuracy", threshold=0.99):
     """Train (dashed) and test (solid) accuracy (or R^2: ylabel) vs epoch, log x, one
-    colour per run; the axis is cut at [0, 1].
+    colour per run; the axis is cut at [0, 1]. A dotted vertical line marks each run's
+    t_gen (first epoch with test >= threshold); the legend gives it, or 'never'.
 
     runs: {label: metrics dict with 'epoch', 'train_acc', 'test_acc'}.
     """
@@ -46,6 +56,14 @@ def plot_accuracy_curves(runs, path, title="", ylabel="accuracy"):
         epochs = [e + 1 for e in m["epoch"]]  # log axis: plot epoch n at n + 1
         ax.plot(epochs, m["train_acc"], "--", color=colour, lw=1.2, label=f"{label} train")
         ax.plot(epochs, m["test_acc"], "-", color=colour, lw=1.6, label=f"{label} test")
+        t_gen = first_epoch_reaching(m["epoch"], m["test_acc"], threshold)
+        marker = f"{label} t_gen({threshold:g}) = {fmt_epoch(t_gen)}"
+        if t_gen is None:
+            ax.plot([], [], ":", color=colour, lw=1.2, label=marker)  # in the legend only
+        else:
+            ax.axvline(t_gen + 1, color=colour, ls=":", lw=1.2, label=marker)
+            ax.plot(t_gen + 1, threshold, "o", color=colour, ms=4)
+    ax.axhline(threshold, color="0.5", lw=0.6)
     ax.set_xscale("log")
     ax.set_xlabel("epoch + 1")
     ax.set_ylabel(ylabel)
@@ -75,15 +93,30 @@ def plot_attention_patterns(patterns, p, path, title=""):
 # ----------------------------------------------------------------------------------------
 # recipes
 
+LINE_STYLES = ("-", "--", ":", "-.")
+
+
+def condition_styles(conditions):
+    """{condition: (colour, line style)}, no two alike: tab10 up to ten conditions, else
+    the 20 colours of tab20, then each colour again with the next line style."""
+    conditions = list(conditions)
+    if len(conditions) <= 10:
+        return {c: (f"C{i}", "-") for i, c in enumerate(conditions)}
+    tab20 = _pyplot().get_cmap("tab20")
+    return {c: (tab20(i % 20), LINE_STYLES[(i // 20) % len(LINE_STYLES)])
+            for i, c in enumerate(conditions)}
+
+
 def _curves(ax, summary, curves, column="test_acc", ylabel="test accuracy", log_y=False):
-    colours = {c: f"C{i % 10}" for i, c in enumerate(summary["by_condition"])}
+    styles = condition_styles(summary["by_condition"])
     shown = set()
     for (cond, seed), m in curves.items():
-        if cond not in colours:
+        if cond not in styles:
             continue
         label = None if cond in shown else cond
         shown.add(cond)
-        ax.plot([e + 1 for e in m["epoch"]], m[column], color=colours[cond], lw=1.1,
+        colour, style = styles[cond]
+        ax.plot([e + 1 for e in m["epoch"]], m[column], color=colour, ls=style, lw=1.1,
                 alpha=0.85, label=label)
     ax.set_xscale("log")
     if log_y:
@@ -91,44 +124,69 @@ def _curves(ax, summary, curves, column="test_acc", ylabel="test accuracy", log_
     ax.set_xlabel("epoch + 1")
     ax.set_ylabel(ylabel)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=6, loc="best")
+    ax.legend(fontsize=6, loc="best", ncol=2 if len(shown) > 10 else 1)
 
 
-def _t_gen_bars(ax, summary, threshold="0.99"):
+def _t_gen_points(ax, summary, threshold="0.99"):
+    """Per condition on a log axis: each seed's t_gen (dot), their mean (circle) and range
+    (bar) over the seeds that reached the threshold; x at the epoch cap: a seed that never did."""
+    styles = condition_styles(summary["by_condition"])
     conds = list(summary["by_condition"])
     cap = summary["config"]["epochs"]
     for i, cond in enumerate(conds):
         s = summary["by_condition"][cond][threshold]
+        colour = styles[cond][0]
         if s["mean"] is not None:
-            ax.bar(i, s["mean"], yerr=s["std"], color=f"C{i % 10}", alpha=0.6, capsize=3)
+            ax.errorbar(i, s["mean"], yerr=[[s["mean"] - s["min"]], [s["max"] - s["mean"]]],
+                        fmt="o", color=colour, ms=7, capsize=4, lw=1.5)
         for v in s["values"]:
-            if v is None:
-                ax.plot(i, cap, "kx")
-            else:
-                ax.plot(i, v, "k.", ms=4)
+            ax.plot(i, cap if v is None else v, "kx" if v is None else "k.", ms=5 if v is None else 4)
+    ax.axhline(cap, color="0.5", ls="--", lw=0.8)
     ax.set_xticks(range(len(conds)))
     ax.set_xticklabels(conds, rotation=45, ha="right", fontsize=7)
     ax.set_yscale("log")
-    ax.set_ylabel(f"t_gen (test acc >= {threshold})")
+    _plain_log_labels(ax.yaxis)
+    ax.set_ylabel(f"t_gen: first epoch with test acc >= {threshold}")
+    ax.set_title(f"t_gen({threshold}): mean (o), min-max (bar), each seed (.);\n"
+                 f"x on the dashed line: never within the {cap:,}-epoch cap", fontsize=8)
     ax.grid(True, axis="y", which="both", alpha=0.3)
 
 
+def _plain_log_labels(axis):
+    """Tick labels of a log axis as plain numbers (1,500, not 1.5 x 10^3), with labelled
+    minor ticks at 2 and 5 (and 3 within a decade) when the axis spans under two decades."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    plain = FuncFormatter(lambda v, _: f"{v:,.0f}")
+    axis.set_major_formatter(plain)
+    lo, hi = axis.get_view_interval()
+    span = hi / lo if lo > 0 else math.inf
+    if span < 100:
+        axis.set_minor_locator(LogLocator(subs=(2, 3, 5) if span < 10 else (2, 5)))
+        axis.set_minor_formatter(plain)
+    else:
+        axis.set_minor_formatter(NullFormatter())
+
+
 def plot_experiment(summary, curves, path, title="", extra_panels=()):
-    """Accuracy curves | t_gen at 0.99 | t_gen at 0.95 | extra panels (each f(ax))."""
+    """Accuracy curves | t_gen at 0.99 | t_gen at 0.95 | extra panels (each f(ax)), three
+    panels a row."""
     n = 3 + len(extra_panels)
-    fig, axes = _pyplot().subplots(1, n, figsize=(4.6 * n, 4.4))
+    ncols, nrows = min(n, 3), math.ceil(n / 3)
+    fig, axes = _pyplot().subplots(nrows, ncols, figsize=(4.8 * ncols, 4.6 * nrows), squeeze=False)
+    axes = axes.ravel()
     _curves(axes[0], summary, curves)
     axes[0].set_ylim(-0.02, 1.02)
-    _t_gen_bars(axes[1], summary, "0.99")
-    _t_gen_bars(axes[2], summary, "0.95")
+    _t_gen_points(axes[1], summary, "0.99")
+    _t_gen_points(axes[2], summary, "0.95")
     for ax, panel in zip(axes[3:], extra_panels):
         panel(ax)
+    for ax in axes[n:]:
+        ax.set_visible(False)
     cfg = summary["config"]
     ops = ",".join(summary.get("ops") or [cfg["op"]])  # the ops experiment runs several
     task = (f"p={cfg['p']}, {ops}, {cfg['split']} split" if cfg["task"] == "modular"
             else f"{cfg['task']} task")
-    fig.suptitle(f"{title}  ({cfg['model']}, {task}, seeds {summary['seeds']}; x = never)",
-                 fontsize=10)
+    fig.suptitle(f"{title}  ({cfg['model']}, {task}, seeds {summary['seeds']})", fontsize=10)
     _save(fig, path, dpi=100)
 
 
@@ -218,16 +276,25 @@ def plot_spectrum(path, rows, info):
     return _save(fig, path)
 
 
-def plot_over_training(path, rows, metrics, panels, title, baseline=None):
-    """One panel per (title, [(column, style, label suffix)]), a line per run."""
-    fig, axes = _pyplot().subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
+def _at_checkpoints(ax, x, y, style, colour, label):
+    """Values at the checkpoints: a marker at each, joined by a thin line (dotted when
+    there are few, where a straight line on a log axis would suggest data between them)."""
+    marker = style.replace("-", "").replace(":", "") or "o"
+    line = ":" if len(x) < 10 or ":" in style else "-"
+    ax.plot(x, y, marker=marker, ls=line, lw=0.9, ms=4, color=colour, label=label)
+
+
+def plot_over_training(path, rows, metrics, panels, title, baseline=None, note=None):
+    """One panel per (title, [(column, style, label suffix)]), a line per run; note: which
+    checkpoints the points are (under the panels)."""
+    fig, axes = _pyplot().subplots(1, len(panels), figsize=(5 * len(panels), 4.4), squeeze=False)
     by_run = _runs(rows)
     for ax, (panel_title, columns) in zip(axes[0], panels):
         for label, rs in by_run.items():
             for column, style, suffix in columns:
                 x, y = _series(rs, column)
                 if np.isfinite(y).any():
-                    ax.plot(x, y, style, ms=3, color=_colour(by_run, label), label=f"{label}{suffix}")
+                    _at_checkpoints(ax, x, y, style, _colour(by_run, label), f"{label}{suffix}")
         for brow in baseline or []:
             for column, style, suffix in columns:
                 if column in brow:
@@ -238,7 +305,10 @@ def plot_over_training(path, rows, metrics, panels, title, baseline=None):
             ax.legend(fontsize=7, loc="best")
         _with_test_acc(ax, metrics)
     fig.suptitle(title, fontsize=10)
-    return _save(fig, path)
+    return _save(fig, path, note=note)
+
+
+LAYER_MARKERS = ("v", "^", "s", "D", "P", "X")
 
 
 def plot_jaccard(path, rows, metrics, info):
@@ -246,23 +316,26 @@ def plot_jaccard(path, rows, metrics, info):
     panels = []
     for which, name in (("final", "with the final mask"), ("previous", "with the previous checkpoint's")):
         cols = [(f"{which}_global", "o-", " global")]
-        cols += [(f"{which}_{k}", ":", f" {k}") for k in layers]
+        cols += [(f"{which}_{k}", f"{LAYER_MARKERS[i % len(LAYER_MARKERS)]}:", f" {k}")
+                 for i, k in enumerate(layers)]  # dotted, a marker per matrix
         panels.append((f"Jaccard overlap {name}", cols))
     return plot_over_training(path, rows, metrics, panels,
                               f"magnitude masks at each checkpoint (density {info['density']:.2f}, "
-                              f"{info['scope']} scope)")
+                              f"{info['scope']} scope)", note=info.get("note"))
 
 
-def plot_progress(path, rows, metrics):
-    """MED and the scale-free MED at the checkpoints; accuracy and weight norms every epoch."""
-    fig, axes = _pyplot().subplots(1, 4, figsize=(21, 4.2))
+def plot_progress(path, rows, metrics, note=None):
+    """A 2 x 2 grid: MED and the scale-free MED at the checkpoints (markers); accuracy and
+    weight norms at every logged epoch."""
+    fig, grid = _pyplot().subplots(2, 2, figsize=(11, 8))
+    axes = grid.ravel()
     by_run = _runs(rows)
     for label, rs in by_run.items():
         c = _colour(by_run, label)
         for ax, key in ((axes[0], "med"), (axes[1], "med_relative")):
             x, y = _series(rs, key)
             if np.isfinite(y).any():
-                ax.plot(x, y, "o-", ms=3, color=c, label=label)
+                _at_checkpoints(ax, x, y, "o-", c, label)
         m = metrics.get(label)
         if m:
             e = np.asarray(m["epoch"]) + 1
@@ -270,8 +343,9 @@ def plot_progress(path, rows, metrics):
             axes[2].plot(e, m["train_acc"], "--", color=c, lw=0.8, label=f"{label} train")
             axes[3].plot(e, m["l2"], "-", color=c, label=f"{label} L2")
             axes[3].plot(e, np.asarray(m["l1"]) / 100, "--", color=c, lw=0.8, label=f"{label} L1 / 100")
-    titles = ("mean embedding difference (MED)", "MED / mean ||W_E[:, i]|| (scale-free)",
-              "accuracy", "weight norms")
+    titles = ("mean embedding difference (MED), at the checkpoints",
+              "MED / mean ||W_E[:, i]|| (scale-free), at the checkpoints",
+              "accuracy, every logged epoch", "weight norms, every logged epoch")
     for ax, title in zip(axes, titles):
         _epoch_axis(ax)
         ax.set_title(title, fontsize=10)
@@ -282,7 +356,7 @@ def plot_progress(path, rows, metrics):
                     transform=ax.transAxes, ha="center")
     for ax in axes[:2]:
         _with_test_acc(ax, metrics)
-    return _save(fig, path)
+    return _save(fig, path, note=note)
 
 
 def plot_neurons(path, density_rows, dead_rows):
@@ -332,7 +406,7 @@ def write_figures(out_dir, tables, metrics, info):
             [("spectral entropy of W_E (nats, k >= 1)", [("entropy_W_E", "o-", "")]),
              ("mean entropy of each neuron's input W_in W_E", [("entropy_neuron_in_per_row", "o-", "")]),
              ("reference code's self cross-entropy (a slip)", [("reference_code_self_xent", "o-", "")])],
-            "Fourier entropy over training (lower = sparser in frequency)"))
+            "Fourier entropy over training (lower = sparser in frequency)", note=info.get("note")))
     if tables["jaccard"]:
         files.append(plot_jaccard(os.path.join(out_dir, "jaccard.png"), tables["jaccard"], metrics, info))
     if "graph_aspl" in ckpt[0]:
@@ -344,8 +418,8 @@ def write_figures(out_dir, tables, metrics, info):
                                                           ("graph_clustering_random", "x:", " random mask")])],
             f"layered graph of the mask at each checkpoint (density {info['density']:.2f}; "
             "dotted black: a random mask on the final weights)",
-            baseline=tables["graph_random_baseline"]))
-    files.append(plot_progress(os.path.join(out_dir, "progress.png"), ckpt, metrics))
+            baseline=tables["graph_random_baseline"], note=info.get("note")))
+    files.append(plot_progress(os.path.join(out_dir, "progress.png"), ckpt, metrics, info.get("note")))
     if tables["dead_neurons"]:
         files.append(plot_neurons(os.path.join(out_dir, "neurons.png"), tables["density_per_layer"],
                                   tables["dead_neurons"]))

@@ -23,6 +23,7 @@ import time
 
 from . import threads
 from .errors import MinigrokError
+from .fmt import fmt_acc, fmt_epoch
 from .progress import progress_end, progress_start, progress_update
 
 
@@ -79,7 +80,8 @@ def train_unit(unit):
     spec = plan(unit["cfg"], params0=unit.get("params0"), masks=unit.get("masks"))
     result = train_runs([{"spec": spec, "dir": unit["dir"]}], label=unit["label"], quiet=True)[0]
     s = result["summary"]
-    return f"t_mem {s['t_mem']}, t_gen {s['t_gen']}, final test {s['final']['test_acc']:.3f}"
+    return (f"t_mem {fmt_epoch(s['t_mem'])}, t_gen {fmt_epoch(s['t_gen'])}, "
+            f"final test {fmt_acc(s['final']['test_acc'])}")
 
 
 def run_units(pool, units, label="units", quiet=False):

@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 import pytest
+from folders import assert_readable_png
 
 from minigrok.analysis import fourier, graph, mask_dynamics, neurons, progress
 from minigrok.analysis.report import find_runs, thin
@@ -259,16 +260,24 @@ def test_analyze_a_ticket_folder_end_to_end(tmp_path, capsys):
     assert set(find_runs(str(out))) == {"dense", "ticket"}
     dense = out / json.loads((out / "summary.json").read_text())["runs"]["dense"]
     assert list(find_runs(str(dense))) == [dense.name]
-    assert main(["analyze", str(out), "--max-checkpoints", "2", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["analyze", str(out), "--max-checkpoints", "2"]) == 0
+    stdout, stderr = capsys.readouterr()
+    # the files written on stdout; progress on stderr: the checkpoints used, how to get more
+    assert stdout.startswith(f"wrote {out / 'analysis'}/: ") and len(stdout.splitlines()) == 1
+    assert "[minigrok] analysing dense: 2 checkpoints, epochs 0-30 (evenly chosen from 4; " \
+           "--max-checkpoints N keeps more)" in stderr and "analysing" not in stdout
     files = set(os.listdir(out / "analysis"))
     for name in ("fourier_spectrum", "fourier_entropy", "jaccard", "graph", "progress", "neurons"):
         assert f"{name}.png" in files, name
+        height, width = assert_readable_png(str(out / "analysis" / f"{name}.png"))
+        if name == "progress":  # a 2 x 2 grid, not four panels in a row
+            assert width / height < 1.6
     for name in ("fourier_spectrum", "checkpoints", "jaccard", "graph_random_baseline",
                  "dead_neurons", "density_per_layer"):
         assert f"{name}.csv" in files, name
     header = (out / "analysis" / "checkpoints.csv").read_text().splitlines()[0].split(",")
     assert {"entropy_W_E", "med", "graph_aspl", "graph_clustering", "test_acc", "l2"} <= set(header)
-    assert "wrote" in capsys.readouterr().out
 
 
 def test_analyze_rejects_a_folder_that_is_not_a_run(tmp_path, capsys):

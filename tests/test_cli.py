@@ -176,3 +176,31 @@ def test_progress_lines_to_a_file():
     assert [line.split()[2] for line in lines[:3]] == ["0/20", "10/20", "20/20"]
     assert lines[0].endswith("starting") and "nan" not in stream.getvalue()
     assert "ms/epoch ETA" in lines[1] and lines[3].startswith("dense done in")
+
+
+def test_every_option_of_every_subcommand_has_a_help_that_gives_its_default():
+    """A non-empty help for every argument; an option with a default says it (the value
+    argparse holds, through %(default)s), one without says its default or that it is required."""
+    import argparse
+    from minigrok.cli import build_parser
+    from minigrok.recipes.common import TICKET_STOP_AFTER
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, command in sub.choices.items():
+        formatter = command._get_formatter()
+        for action in command._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            text = formatter._expand_help(action) if action.help else ""
+            where = f"{name} {'/'.join(action.option_strings) or action.dest}"
+            assert text.strip(), f"{where} has no help"
+            if not action.option_strings or isinstance(action, argparse._StoreTrueAction):
+                continue
+            assert "default" in text or "required" in text, f"{where}: {text}"
+            if action.default is not None:
+                assert str(action.default) in text, f"{where}: default {action.default!r} not in {text!r}"
+        stop = command._option_string_actions.get("--stop-after")
+        if stop is not None:
+            expected = None if name == "train" else TICKET_STOP_AFTER
+            assert stop.default == expected and ("default: none" if expected is None else
+                                                 f"default {expected}") in formatter._expand_help(stop)

@@ -31,3 +31,17 @@ def test_crosscheck_example():
     pytest.importorskip("torch")
     out = run_example("crosscheck_torch.py", "--p", "11", "--steps", "5", "--dtype", "float64")
     assert "after 5 AdamW steps" in out
+
+
+@pytest.mark.parametrize("name", ["01_train_mlp.py", "02_ticket_step_by_step.py", "crosscheck_torch.py"])
+def test_example_docstring_lists_the_options_its_parser_takes(name):
+    """The usage line of each example's docstring names exactly the options of its parser."""
+    import re
+    if name == "crosscheck_torch.py":
+        pytest.importorskip("torch")
+    with open(os.path.join(ROOT, "examples", name)) as f:
+        source = f.read()
+    usage = next(line for line in source.splitlines() if line.strip().startswith(f"python examples/{name}"))
+    documented = set(re.findall(r"--[a-z][a-z-]*", usage))
+    accepted = set(re.findall(r"--[a-z][a-z-]*", run_example(name, "--help"))) - {"--help"}
+    assert documented == accepted, (documented, accepted)

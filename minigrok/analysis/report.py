@@ -12,6 +12,7 @@ import glob
 import io as _io
 import os
 import re
+import sys
 
 import numpy as np
 
@@ -78,12 +79,43 @@ def thin(items, max_points):
 
 
 def load_run(run_dir, max_checkpoints=None):
-    """{"dir", "config", "metrics", "checkpoints", "fixed_mask"} of a run directory."""
+    """{"dir", "config", "metrics", "checkpoints", "found", "fixed_mask"} of a run
+    directory; "found" is every checkpoint on disk, "checkpoints" those analysed."""
     metrics_path = os.path.join(run_dir, "metrics.csv")
+    found = checkpoint_list(run_dir)
     return {"dir": run_dir, "config": io.load_json(os.path.join(run_dir, "config.json")),
             "metrics": io.load_metrics(metrics_path) if os.path.isfile(metrics_path) else None,
-            "checkpoints": thin(checkpoint_list(run_dir), max_checkpoints),
+            "checkpoints": thin(found, max_checkpoints), "found": found,
             "fixed_mask": io.load_npz(os.path.join(run_dir, "init.npz"))["masks"]}
+
+
+DENSE_CHECKPOINTS = 100  # the interval suggested for curves worth reading on a log axis
+
+
+def checkpoint_hint(run):
+    """How to get denser curves from a run: keep more of its checkpoints (--max-checkpoints),
+    or train it with more (--checkpoint-every); '' when they are dense already."""
+    used, found = run["checkpoints"], run["found"]
+    if len(used) < len(found):
+        return f"evenly chosen from {len(found)}; --max-checkpoints N keeps more"
+    epochs = [e for e, _ in found]
+    if max((b - a for a, b in zip(epochs, epochs[1:])), default=DENSE_CHECKPOINTS + 1) > DENSE_CHECKPOINTS:
+        return f"train with --checkpoint-every {DENSE_CHECKPOINTS} for denser curves"
+    return ""
+
+
+def checkpoint_note(label, run):
+    """'dense: 31 checkpoints, epochs 0-30000' and, where they are sparse, the hint."""
+    used, hint = run["checkpoints"], checkpoint_hint(run)
+    return f"{label}: {len(used)} checkpoints, epochs {used[0][0]}-{used[-1][0]}" + (f" ({hint})" if hint else "")
+
+
+def figure_note(runs):
+    """The line under the per-checkpoint figures: which checkpoints the points are."""
+    counts = ", ".join(f"{label} {len(r['checkpoints'])} (epochs {r['checkpoints'][0][0]}-"
+                       f"{r['checkpoints'][-1][0]})" for label, r in runs.items())
+    hints = "; ".join(dict.fromkeys(h for h in map(checkpoint_hint, runs.values()) if h))
+    return f"points: the checkpoints analysed, {counts}" + (f"; {hints}" if hints else "")
 
 
 # ----------------------------------------------------------------------------------------
@@ -235,7 +267,7 @@ def analyze(path, density=None, scope=None, max_checkpoints=40, quiet=False):
     per_ckpt, jaccard, finals, inits, masks_by_run, graph_cache = [], [], {}, {}, {}, {}
     for label, run in runs.items():
         if not quiet:
-            print(f"analysing {label}: {len(run['checkpoints'])} checkpoints", flush=True)
+            print(f"[minigrok] analysing {checkpoint_note(label, run)}", file=sys.stderr, flush=True)
         rows, masks_seq = checkpoint_rows(label, run, density, scope, True, graph_cache)
         per_ckpt += rows
         if run["fixed_mask"] is None:
@@ -265,5 +297,6 @@ def analyze(path, density=None, scope=None, max_checkpoints=40, quiet=False):
             write_csv(os.path.join(out_dir, f"{name}.csv"), rows)
     from ..figures import write_figures  # matplotlib only when plotting
     files += write_figures(out_dir, tables, {k: r["metrics"] for k, r in runs.items()},
-                           {"density": density, "scope": scope, "model": model})
+                           {"density": density, "scope": scope, "model": model,
+                            "note": figure_note(runs)})
     return {"dir": out_dir, "files": files, "tables": tables}

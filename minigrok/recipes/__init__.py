@@ -88,4 +88,12 @@ def report(summary):
     return RECIPES[summary.get("experiment", "ticket")].report(summary)
 
 
-__all__ = ["RECIPES", "EXPERIMENTS", "run_recipe", "report", "parse_seeds"]
+def report_files(name, summary):
+    """The files recipe `name` wrote into its report folder for this summary."""
+    if name == "ticket":
+        return ["summary.json", "mask.npz", "accuracy.png"] + (
+            ["attention.png"] if summary["config"]["model"] == "transformer" else [])
+    return ["results.csv", "summary.json", "metrics/", f"{name}.png"]
+
+
+__all__ = ["RECIPES", "EXPERIMENTS", "run_recipe", "report", "report_files", "parse_seeds"]

@@ -30,6 +30,7 @@ import time
 from .. import store
 from ..backend import to_device
 from ..errors import MinigrokError
+from ..fmt import fmt_acc
 from ..parallel import run_units
 from ..masks import density as mask_density
 from ..runs import plan, train_runs, unit_folder, with_defaults
@@ -233,7 +234,7 @@ def format_table(summary):
     lines = [f"{'condition':<28}{'t_gen@.99':>24}{'t_gen@.95':>24}{'final test':>11}"]
     for cond, agg in summary["by_condition"].items():
         lines.append(f"{cond:<28}{cell(agg['0.99']):>24}{cell(agg['0.95']):>24}"
-                     f"{agg['final_test_acc']:>11.4f}")
+                     f"{fmt_acc(agg['final_test_acc']):>11}")
     lines.append(f"mean +- std over the seeds that reached the threshold (reached/seeds); "
                  f"seeds {summary['seeds']}, wall time {summary['wall_time_s']:.0f}s")
     return "\n".join(lines)

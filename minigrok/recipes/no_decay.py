@@ -19,6 +19,7 @@ import time
 
 from ..errors import MinigrokError
 from ..figures import plotter
+from ..fmt import fmt_rate
 from ..pruning.magnitude import magnitude_prune
 from ..settings import check_setting
 from .common import (check_rates, dense_runs, finish, format_table, result_row, say, ticket_hp,
@@ -107,7 +108,7 @@ def run(cfg, where, folder, seeds, opts, quiet=False):
     wd0_hp = ticket_hp(cfg, weight_decay=0.0, stop_threshold=float(threshold), eval_every=every)
     for job, result in zip(jobs, train_masked(jobs, wd0_hp, where, "wd=0 tickets", quiet)):
         dirs.append(result["dir"])
-        record(f"wd=0 rate={job['rate']:g}", job, result, weight_decay=0.0)
+        record(f"wd=0 rate={fmt_rate(job['rate'])}", job, result, weight_decay=0.0)
 
     def groks(result):
         return result["times"][threshold]["t_gen"] is not None
@@ -123,7 +124,7 @@ def run(cfg, where, folder, seeds, opts, quiet=False):
         results = train_masked(probe_jobs, search_hp, where, "wd=0 probes", quiet)
         for job, result in zip(probe_jobs, results):
             dirs.append(result["dir"])
-            rows.append(result_row(f"probe wd=0 rate={job['rate']:g}", job["seed"], result,
+            rows.append(result_row(f"probe wd=0 rate={fmt_rate(job['rate'])}", job["seed"], result,
                                    job["masks"], rate=job["rate"], weight_decay=0.0))
         return {j["seed"]: groks(r) for j, r in zip(probe_jobs, results)}
 
@@ -146,8 +147,14 @@ def run(cfg, where, folder, seeds, opts, quiet=False):
 
 
 def report(summary):
+    """The table, then each seed's critical rate (None: below the smallest rate tried)."""
+    below = f"below {fmt_rate(min(summary['rates']))}"
+    per_seed = ", ".join(f"seed {s} {below if r is None else fmt_rate(r)}"
+                         for s, r in summary["critical_rate"].items())
+    mean = summary["critical_rate_mean"]
     return (format_table(summary) + f"\ncritical rate without weight decay "
-            f"(t_gen@{summary['grok_threshold']}): {summary['critical_rate']} (paper 0.81)")
+            f"(t_gen@{summary['grok_threshold']}): {per_seed}; "
+            f"mean {'n/a' if mean is None else f'{mean:.2f}'} (paper 0.81)")
 
 
 def _col(threshold):

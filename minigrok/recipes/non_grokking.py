@@ -13,6 +13,7 @@ import time
 from ..errors import MinigrokError
 from .. import store
 from ..figures import plotter
+from ..fmt import fmt_rate
 from ..pruning.magnitude import magnitude_prune
 from ..pruning.non_grokking import EPOCHS, non_grokking_masks
 from .common import dense_runs, finish, format_table, result_row, say, ticket_hp, train_masked
@@ -59,7 +60,7 @@ def run(cfg, where, folder, seeds, opts, quiet=False):
         curves[(job["cond"], job["seed"])] = result["metrics"]
     return finish(NAME, folder, cfg, seeds, rows, curves, t0,
                   extra={"rate": rate, "mask_epochs": epochs + [cfg["epochs"]]},
-                  plot=plotter(f"non-grokking tickets (rate {rate:g})"),
+                  plot=plotter(f"non-grokking tickets (rate {fmt_rate(rate)})"),
                   runs=[d["dir"] for d in dense.values()] + [r["dir"] for r in results], quiet=quiet)
 
 

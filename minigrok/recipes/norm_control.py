@@ -13,6 +13,7 @@ nets grok later than the ticket, so the ticket's smaller norm does not explain i
 import time
 
 from ..figures import norm_panels, plotter
+from ..fmt import fmt_rate
 from ..pruning.magnitude import magnitude_prune
 from ..pruning.norm_control import norm_matched_init, norm_ratio
 from .common import dense_runs, finish, format_table, result_row, ticket_hp, train_masked
@@ -49,7 +50,7 @@ def run(cfg, where, folder, seeds, opts, quiet=False):
                                l1_init=d["metrics"]["l1"][0], l2_init=d["metrics"]["l2"][0]))
         curves[("dense", s)] = d["metrics"]
     return finish(NAME, folder, cfg, seeds, rows, curves, t0, extra={"rate": rate},
-                  plot=plotter(f"ticket vs norm-matched dense (rate {rate:g})", norm_panels),
+                  plot=plotter(f"ticket vs norm-matched dense (rate {fmt_rate(rate)})", norm_panels),
                   runs=dirs, quiet=quiet)
 
 

@@ -16,6 +16,7 @@ import time
 from ..data.modular import OPERATIONS, symmetric_ceiling
 from ..errors import MinigrokError
 from ..figures import plotter
+from ..fmt import fmt_rate, fmt_speedup
 from ..pruning.magnitude import magnitude_prune
 from .common import (dense_config, finish, format_table, result_row, ticket_hp, train_dense,
                      train_masked)
@@ -70,7 +71,7 @@ def run(cfg, where, folder, seeds, opts, quiet=False):
     return finish(NAME, folder, cfg, seeds, rows, curves, t0,
                   extra={"ops": ops, "rate": rate, "table": speedup_table(rows, ops),
                          "symmetric_ceiling": ceilings},
-                  plot=plotter(f"dense vs ticket per operation (rate {rate:g})"), runs=runs,
+                  plot=plotter(f"dense vs ticket per operation (rate {fmt_rate(rate)})"), runs=runs,
                   quiet=quiet)
 
 
@@ -79,18 +80,33 @@ def report(summary):
 
 
 def format_ops_table(summary):
+    """Per op: dense and ticket t_gen (mean over seeds; 'never' when no seed reached it,
+    'k/n' when only k of n seeds did), the speed-up and, for the MLP, the symmetric ceiling."""
     ceilings = summary.get("symmetric_ceiling") or {}
-    fmt = lambda x, f="{:.0f}": "-" if x is None else f.format(x)
+    by_condition = summary["by_condition"]
+
+    def t_gen(op, run, thr, mean):
+        s = by_condition[f"{op} {run}"][thr]
+        if mean is not None:
+            return f"{mean:.0f}"
+        return "never" if s["reached"] == 0 else f"{s['reached']}/{s['n']} seeds"
+
     lines = [f"{'op':<10}{'dense t_gen':>12}{'ticket t_gen':>13}{'speed-up':>9}"
              f"{'dense@.95':>11}{'ticket@.95':>11}{'speed-up':>9}"
              + (f"{'sym. ceiling':>14}" if ceilings else "")]
     for op, t in summary["table"].items():
-        a, b = t["0.99"], t["0.95"]
-        lines.append(f"{op:<10}{fmt(a['dense']):>12}{fmt(a['ticket']):>13}{fmt(a['speedup'], '{:.1f}x'):>9}"
-                     f"{fmt(b['dense']):>11}{fmt(b['ticket']):>11}{fmt(b['speedup'], '{:.1f}x'):>9}"
-                     + (f"{fmt(ceilings.get(op), '{:.3f}'):>14}" if ceilings else ""))
-    lines.append("mean t_gen over seeds; speed-up = mean of dense / ticket per seed; "
-                 "'-': a seed never reached the threshold within the cap"
+        cells = []
+        for thr, width in (("0.99", (12, 13)), ("0.95", (11, 11))):
+            a = t[thr]
+            cells.append(f"{t_gen(op, 'dense', thr, a['dense']):>{width[0]}}"
+                         f"{t_gen(op, 'ticket', thr, a['ticket']):>{width[1]}}"
+                         f"{'-' if a['speedup'] is None else fmt_speedup(a['speedup']):>9}")
+        ceiling = ceilings.get(op)
+        lines.append(f"{op:<10}" + "".join(cells)
+                     + (f"{'-' if ceiling is None else f'{ceiling:.3f}':>14}" if ceilings else ""))
+    lines.append("mean t_gen over seeds (never: no seed reached the threshold within the cap; "
+                 "k/n seeds: only k did); speed-up = mean of dense / ticket per seed, "
+                 "'-' unless every seed's dense run and ticket reached it"
                  + ("; sym. ceiling: the best training accuracy a model with f(a, b) = f(b, a), "
                     "as the embedding MLP, can reach" if ceilings else ""))
     return "\n".join(lines)

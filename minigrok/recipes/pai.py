@@ -16,6 +16,7 @@ import time
 import numpy as np
 
 from ..figures import plotter
+from ..fmt import fmt_rate
 from ..pruning import (grasp, magnitude_prune, random_like, snip, synflow,
                        synflow_reference_one_round)
 from .common import dense_runs, finish, format_table, result_row, say, ticket_hp, train_masked
@@ -58,7 +59,7 @@ def run(cfg, where, folder, seeds, opts, quiet=False):
         curves[(job["cond"], job["seed"])] = result["metrics"]
     return finish(NAME, folder, cfg, seeds, rows, curves, t0,
                   extra={"rate": rate, "density": 1 - rate, "methods": list(METHODS)},
-                  plot=plotter(f"ticket vs pruning at init (rate {rate:g})"),
+                  plot=plotter(f"ticket vs pruning at init (rate {fmt_rate(rate)})"),
                   runs=[d["dir"] for d in dense.values()] + [r["dir"] for r in results], quiet=quiet)
 
 

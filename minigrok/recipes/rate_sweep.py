@@ -15,6 +15,7 @@ import time
 
 from ..errors import MinigrokError
 from ..figures import plotter
+from ..fmt import fmt_rate, fmt_speedup
 from ..pruning.magnitude import SCOPES, magnitude_prune
 from .common import (check_rates, dense_runs, finish, format_table, result_row, say, ticket_hp,
                      train_masked)
@@ -51,7 +52,7 @@ def run(cfg, where, folder, seeds, opts, quiet=False):
                 result, masks, cond = dense[s], None, "rate=0.0 (dense)"
             else:
                 i = next(i for i, j in enumerate(jobs) if j["rate"] == rate and j["seed"] == s)
-                result, masks, cond = results[i], jobs[i]["masks"], f"rate={rate:g}"
+                result, masks, cond = results[i], jobs[i]["masks"], f"rate={fmt_rate(rate)}"
             t_gen = result["times"]["0.99"]["t_gen"]
             rows.append(result_row(cond, s, result, masks, rate=rate, dense_t_gen=dense_t_gen,
                                    speedup=dense_t_gen / t_gen if (dense_t_gen and t_gen) else None))
@@ -69,8 +70,10 @@ def report(summary):
     text = format_table(summary)
     f = summary["fastest"]
     if f:
-        speedup = "n/a" if f["mean_speedup"] is None else f"{f['mean_speedup']:.1f}x"
-        text += f"\nfastest rate {f['rate']:g}: mean t_gen {f['mean_t_gen']:.0f}, mean speed-up {speedup}"
+        speedup = (fmt_speedup(f["mean_speedup"]) if f["mean_speedup"] is not None
+                   else "n/a (a seed's dense run never reached 0.99)")
+        text += (f"\nfastest rate {fmt_rate(f['rate'])}: mean t_gen {f['mean_t_gen']:.0f}, "
+                 f"mean speed-up {speedup}")
     return text
 
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from .. import io, store
 from ..errors import MinigrokError
+from ..fmt import fmt_acc, fmt_epoch, fmt_rate, fmt_speedup
 from ..masks import density as mask_density
 from ..objectives import score_name
 from ..pruning.magnitude import SCOPES, density_from, magnitude_prune
@@ -95,8 +96,8 @@ def run(cfg, where, folder, seeds, opts, quiet=False):
     from ..figures import plot_accuracy_curves
     plot_accuracy_curves({"dense": dense["metrics"], "ticket": ticket["metrics"]},
                          os.path.join(folder, "accuracy.png"),
-                         title=f"{_task_label(cfg)}: dense vs ticket (rate {rate})",
-                         ylabel=score_name(cfg.get("objective")))
+                         title=f"{_task_label(cfg)}: dense vs ticket (rate {fmt_rate(rate)})",
+                         ylabel=score_name(cfg.get("objective")), threshold=cfg["stop_threshold"])
     if cfg["model"] == "transformer":
         save_attention_picture({"dense": dense["params"], "ticket": ticket["params"]}, cfg["p"],
                                os.path.join(folder, "attention.png"))
@@ -146,16 +147,11 @@ def report(summary):
              + f"{'final test':>11}{'wall s':>8}"]
     for name in ("dense", "ticket"):
         s = summary[name]
-        lines.append(f"{name:<8}{_fmt(s['t_mem']):>10}"
-                     + "".join(f"{_fmt(s['thresholds'][t]['t_gen']):>10}" for t in levels)
-                     + f"{s['final_test_acc']:>11.4f}{s['wall_time_s']:>8.0f}")
+        lines.append(f"{name:<8}{fmt_epoch(s['t_mem']):>10}"
+                     + "".join(f"{fmt_epoch(s['thresholds'][t]['t_gen']):>10}" for t in levels)
+                     + f"{fmt_acc(s['final_test_acc']):>11}{s['wall_time_s']:>8.0f}")
     for threshold in levels:
         sp = summary["speedups"][threshold]
         lines.append(f"speed-up of t_gen({threshold}): " +
-                     (f"{sp:.1f}x" if sp else f"n/a (a run never reached test {score} {threshold})"))
+                     (fmt_speedup(sp) if sp else f"n/a (a run never reached test {score} {threshold})"))
     return "\n".join(lines)
-
-
-def _fmt(x):
-    return "-" if x is None else str(x)
-
