@@ -62,10 +62,11 @@ def compare_arrays(a, b, name_a="A", name_b="B", shared=False):
     keys_a, keys_b = _numeric(a), _numeric(b)
     left_out = sorted(keys_a ^ keys_b)
     if left_out and not shared:
-        only_a, only_b = sorted(keys_a - keys_b), sorted(keys_b - keys_a)
-        raise MinigrokError(f"{name_a} and {name_b} hold different names: only in {name_a}: "
-                            f"{only_a[:5]}, only in {name_b}: {only_b[:5]}; give --shared to "
-                            "compare the arrays both hold")
+        only = [f"only in {name}: {', '.join(names[:5])}{' ...' if len(names) > 5 else ''}"
+                for name, names in ((name_a, sorted(keys_a - keys_b)), (name_b, sorted(keys_b - keys_a)))
+                if names]
+        raise MinigrokError(f"{name_a} and {name_b} hold different names ({'; '.join(only)}); give "
+                            "--shared to compare the arrays both hold")
     keys = sorted(keys_a & keys_b)
     if not keys:
         raise MinigrokError(f"{name_a} and {name_b} hold no numeric arrays of the same name to compare")

@@ -5,6 +5,7 @@
     rate      0.0, 0.6, 0.25: at least one decimal, so rate 0 reads 0.0 next to 0.6
     speed-up  26.5x (one decimal), or 'n/a'
     accuracy  0.9677 (four decimals)
+    count     1 ticket, 3 tickets
 """
 
 
@@ -27,3 +28,8 @@ def fmt_speedup(ratio):
 def fmt_acc(acc):
     """An accuracy (or R^2) with four decimals."""
     return f"{acc:.4f}"
+
+
+def fmt_count(n, noun):
+    """'1 ticket', '3 tickets': a count with its noun, singular or plural."""
+    return f"{n} {noun}{'s' if n != 1 else ''}"

@@ -49,8 +49,8 @@ def test_cli_prints_a_row_per_array(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("other, message", [
-    (dict(extra={"W_in": np.ones((2, 2))}), "different names: only in .*: \\[\\], only in .*'W_in'"),
-    (dict(masks=False), "different names: only in .*'mask/W_E'"),
+    (dict(extra={"W_in": np.ones((2, 2))}), "different names \\(only in .*b.npz.: W_in, mask/W_in\\)"),
+    (dict(masks=False), "different names \\(only in .*: mask/W_E"),
     (dict(extra={"W_U": np.ones((3, 2))}), "'W_U' has shape \\(2, 3\\) in .* but \\(3, 2\\) in"),
 ])
 def test_cli_errors(tmp_path, capsys, other, message):

@@ -19,7 +19,7 @@ import time
 
 from ..errors import MinigrokError
 from ..figures import plotter
-from ..fmt import fmt_rate
+from ..fmt import fmt_count, fmt_rate
 from ..pruning.magnitude import magnitude_prune
 from ..settings import check_setting
 from .common import (check_rates, dense_runs, finish, format_table, result_row, say, ticket_hp,
@@ -99,7 +99,7 @@ def run(cfg, where, folder, seeds, opts, quiet=False):
         record("dense wd=1", {"seed": s, "rate": 0.0, "masks": None}, dense[s],
                weight_decay=cfg["weight_decay"])
     jobs = [j for r in rates for j in _jobs(dense, {s: r for s in seeds})]
-    say(f"{NAME}: {len(jobs)} tickets with wd=0", quiet)
+    say(f"{NAME}: {fmt_count(len(jobs), 'ticket')} with wd=0", quiet)
     # A wd = 0 ticket plateaus near 0.97, never 0.99: it stops once it has held the grok
     # threshold for stop_after epochs (wd = 1 tickets keep the usual 0.99 stop). Steps 1
     # and 2 log every SEARCH_EVAL_EVERY epochs: t_gen to 10 epochs, since evaluating

@@ -13,7 +13,7 @@ import time
 from ..errors import MinigrokError
 from .. import store
 from ..figures import plotter
-from ..fmt import fmt_rate
+from ..fmt import fmt_count, fmt_rate
 from ..pruning.magnitude import magnitude_prune
 from ..pruning.non_grokking import EPOCHS, non_grokking_masks
 from .common import dense_runs, finish, format_table, result_row, say, ticket_hp, train_masked
@@ -49,8 +49,8 @@ def run(cfg, where, folder, seeds, opts, quiet=False):
             cond = f"grokked ({epoch})" if epoch == cfg["epochs"] else f"epoch {epoch}"
             jobs.append({"cond": cond, "epoch": epoch, "seed": s, "masks": m,
                          "params": dense[s]["theta_0"]})
-    say(f"{NAME}: {len(jobs)} tickets", quiet)
-    results = train_masked(jobs, ticket_hp(cfg), where, f"{len(jobs)} tickets", quiet)
+    say(f"{NAME}: {fmt_count(len(jobs), 'ticket')}", quiet)
+    results = train_masked(jobs, ticket_hp(cfg), where, f"{fmt_count(len(jobs), 'ticket')}", quiet)
     rows, curves = [], {}
     for s in seeds:
         rows.append(result_row("dense", s, dense[s], None, mask_epoch=None))

@@ -15,7 +15,7 @@ import time
 
 from ..errors import MinigrokError
 from ..figures import plotter
-from ..fmt import fmt_rate, fmt_speedup
+from ..fmt import fmt_count, fmt_rate, fmt_speedup
 from ..pruning.magnitude import SCOPES, magnitude_prune
 from .common import (check_rates, dense_runs, finish, format_table, result_row, say, ticket_hp,
                      train_masked)
@@ -42,8 +42,8 @@ def run(cfg, where, folder, seeds, opts, quiet=False):
         for s in seeds:
             masks = magnitude_prune(dense[s]["params"], rate=rate, scope=opts["scope"])
             jobs.append({"rate": rate, "seed": s, "masks": masks, "params": dense[s]["theta_0"]})
-    say(f"{NAME}: {len(jobs)} tickets", quiet)
-    results = train_masked(jobs, ticket_hp(cfg), where, f"{len(jobs)} tickets", quiet)
+    say(f"{NAME}: {fmt_count(len(jobs), 'ticket')}", quiet)
+    results = train_masked(jobs, ticket_hp(cfg), where, f"{fmt_count(len(jobs), 'ticket')}", quiet)
     rows, curves = [], {}
     for rate in rates:
         for s in seeds:
@@ -74,13 +74,16 @@ def report(summary):
                    else "n/a (a seed's dense run never reached 0.99)")
         text += (f"\nfastest rate {fmt_rate(f['rate'])}: mean t_gen {f['mean_t_gen']:.0f}, "
                  f"mean speed-up {speedup}")
+    else:
+        text += "\nfastest rate: none (no rate > 0 reached t_gen(0.99) on every seed)"
     return text
 
 
 def _fastest(rows):
-    """The rate of smallest mean t_gen(0.99) among those every seed reached, and its speed-up."""
+    """The pruning rate > 0 of smallest mean t_gen(0.99) among those every seed reached, and
+    its speed-up (rate 0 is the dense run itself, never "the fastest ticket")."""
     best = None
-    for rate in dict.fromkeys(r["rate"] for r in rows):
+    for rate in dict.fromkeys(r["rate"] for r in rows if r["rate"] > 0):
         mine = [r for r in rows if r["rate"] == rate]
         if all(r["t_gen"] is not None for r in mine):
             mean = sum(r["t_gen"] for r in mine) / len(mine)
