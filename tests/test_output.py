@@ -107,9 +107,16 @@ def test_reports_round_for_people():
     sweep = {"by_condition": {"rate=0.0 (dense)": {
         "0.99": {"mean": 11075.0, "std": 4097.2, "reached": 3, "n": 3, "values": []},
         "0.95": {"mean": None, "std": None, "reached": 0, "n": 3, "values": []},
-        "final_test_acc": 0.99912345}}, "seeds": [0, 1, 2], "wall_time_s": 12.3, "fastest": fastest}
+        "final_test_acc": 0.99912345}}, "seeds": [0, 1, 2], "wall_time_s": 12.3, "fastest": fastest,
+        "results": [{"rate": rate, "seed": seed, "t_gen": t, "dense_t_gen": dense, "speedup": dense / t}
+                    for seed, dense in enumerate([8515, 8910, 15800])
+                    for rate, t in ((0.0, dense), (0.5, [390, 366, 589][seed]))]}
     text = rate_sweep.report(sweep)
     assert "mean speed-up 26.5x" in text and "fastest rate 0.5: mean t_gen 448," in text
+    assert "t_gen(0.99) per seed:\nseed     0.0     0.5\n0       8515     390\n" in text
+    assert ("rate 0.5, the 3 of 3 seeds where dense and ticket reached 0.99: dense t_gen median 8910 "
+            "[8712-12355] (8515-15800); ticket t_gen median 390 [378-490] (366-589); speed-up "
+            "median 24.3x [23.1x-25.6x] (21.8x-26.8x)") in text
     assert "never (0/3)" in text and "0.9991" in text and "None" not in text
     critical = no_decay.report({**sweep, "grok_threshold": "0.95", "rates": [0.7, 0.8, 0.9],
                                 "critical_rate": {0: 0.79, 1: None}, "critical_rate_mean": 0.79})

@@ -11,11 +11,12 @@
 into OUT/rate-sweep/. Paper: every rate in 0.1-0.7 groks sooner than dense, 0.5
 fastest, 0.9 never groks.
 """
+import statistics
 import time
 
 from ..errors import MinigrokError
 from ..figures import plotter
-from ..fmt import fmt_count, fmt_rate, fmt_speedup
+from ..fmt import fmt_count, fmt_epoch, fmt_rate, fmt_speedup
 from ..pruning.magnitude import SCOPES, magnitude_prune
 from .common import (check_rates, dense_runs, finish, format_table, result_row, say, ticket_hp,
                      train_masked)
@@ -67,7 +68,8 @@ def run(cfg, where, folder, seeds, opts, quiet=False):
 
 
 def report(summary):
-    text = format_table(summary)
+    text = format_table(summary) + "\n" + per_seed_table(summary["results"])
+    text += "".join("\n" + line for line in distribution_lines(summary["results"]))
     f = summary["fastest"]
     if f:
         speedup = (fmt_speedup(f["mean_speedup"]) if f["mean_speedup"] is not None
@@ -92,3 +94,37 @@ def _fastest(rows):
                 best = {"rate": rate, "mean_t_gen": mean,
                         "mean_speedup": (sum(speedups) / len(speedups)) if None not in speedups else None}
     return best
+
+
+def per_seed_table(rows):
+    """t_gen(0.99) of every seed at every rate (rate 0.0: the dense run)."""
+    rates = list(dict.fromkeys(r["rate"] for r in rows))
+    t_gen = {(r["seed"], r["rate"]): r["t_gen"] for r in rows}
+    lines = ["t_gen(0.99) per seed:", "seed" + "".join(f"{fmt_rate(rate):>8}" for rate in rates)]
+    for seed in dict.fromkeys(r["seed"] for r in rows):
+        lines.append(f"{seed:<4}" + "".join(f"{fmt_epoch(t_gen[seed, rate]):>8}" for rate in rates))
+    return "\n".join(lines)
+
+
+def distribution_lines(rows):
+    """Per rate > 0, over the seeds where both the dense run and the ticket reached 0.99:
+    the median, quartiles and range of the dense t_gen, the ticket's t_gen and the speed-up."""
+    lines = []
+    for rate in dict.fromkeys(r["rate"] for r in rows if r["rate"] > 0):
+        both = [r for r in rows if r["rate"] == rate and r["speedup"] is not None]
+        n = len([r for r in rows if r["rate"] == rate])
+        if not both:
+            lines.append(f"rate {fmt_rate(rate)}: no seed where both reached 0.99 (of {n})")
+            continue
+        lines.append(f"rate {fmt_rate(rate)}, the {len(both)} of {n} seeds where dense and ticket "
+                     f"reached 0.99: dense t_gen {_spread([r['dense_t_gen'] for r in both], fmt_epoch)}; "
+                     f"ticket t_gen {_spread([r['t_gen'] for r in both], fmt_epoch)}; "
+                     f"speed-up {_spread([r['speedup'] for r in both], fmt_speedup)}")
+    return lines
+
+
+def _spread(values, fmt):
+    """'median M [Q1-Q3] (min-max)', quartiles by linear interpolation between the values."""
+    q1, median, q3 = (statistics.quantiles(values, n=4, method="inclusive") if len(values) > 1
+                      else values * 3)
+    return f"median {fmt(median)} [{fmt(q1)}-{fmt(q3)}] ({fmt(min(values))}-{fmt(max(values))})"
