@@ -3,7 +3,7 @@ gradient with respect to the model output, in the output's dtype."""
 from .backend import array_module
 
 
-def cross_entropy(logits, labels):
+def cross_entropy(logits, labels, grad=True):
     """L = -mean_b log softmax(z_b)[y_b], computed in float64 (the logits are upcast).
 
     Gradient: dL/dz_b = (softmax(z_b) - onehot(y_b)) / B, cast back to the logits' dtype,
@@ -13,7 +13,8 @@ def cross_entropy(logits, labels):
     subnormals these made every product of the backward ~5x slower (a Transformer step at
     p = 67: 5.9 ms instead of 1.2), for a gradient contribution below 1.2e-38 / B per entry.
     PyTorch keeps them (unless torch.set_flush_denormal(True)). Leading axes before the
-    batch (stacked models) each get their own mean.
+    batch (stacked models) each get their own mean. grad=False: the loss alone (the
+    gradient is None), as an evaluation needs.
     """
     xp = array_module(logits)
     B = logits.shape[-2]
@@ -23,6 +24,8 @@ def cross_entropy(logits, labels):
     total = e.sum(axis=-1, keepdims=True)  # (..., B, 1)
     y = labels[..., None]  # (..., B, 1)
     loss = (xp.log(total) - xp.take_along_axis(z, y, axis=-1))[..., 0].mean(axis=-1)  # (...)
+    if not grad:
+        return loss, None
     e *= 1.0 / (B * total)  # (..., B, V) softmax(z) / B
     e[e < xp.finfo(logits.dtype).tiny] = 0.0  # what the cast would make subnormal: 0 (docstring)
     e_y = xp.take_along_axis(e, y, axis=-1)  # (..., B, 1)
@@ -36,7 +39,7 @@ def accuracy(logits, labels):
     return (logits.argmax(axis=-1) == labels).astype(xp.float64).mean(axis=-1)
 
 
-def mse(outputs, targets):
+def mse(outputs, targets, grad=True):
     """L = mean over the B x K elements of (out - y)^2 (PyTorch's `F.mse_loss`).
 
     Gradient: dL/dout = 2 (out - y) / (B K). Summed in float64.
@@ -45,5 +48,5 @@ def mse(outputs, targets):
     diff = outputs - targets  # (..., B, K)
     n = diff.shape[-1] * diff.shape[-2]
     loss = (diff.astype(xp.float64) ** 2).sum(axis=(-1, -2)) / n  # (...)
-    dout = (2.0 / n) * diff  # (..., B, K)
+    dout = (2.0 / n) * diff if grad else None  # (..., B, K)
     return loss, dout

@@ -7,27 +7,28 @@
     mse         MSE against real targets (polynomial regression); "accuracy" = R^2, the
                 fraction of the targets' variance explained (see mse_real)
 
-Each objective maps (outputs, targets) to (loss, doutputs, accuracy).
+Each objective maps (outputs, targets) to (loss, doutputs, accuracy); with grad=False
+(an evaluation) doutputs is None and is not computed.
 """
 from .backend import array_module
 from .errors import MinigrokError
 from .layers import one_hot
 from .losses import accuracy, cross_entropy, mse
 
-def ce(logits, labels):
+def ce(logits, labels, grad=True):
     """Cross-entropy; accuracy by arg-max."""
-    loss, dlogits = cross_entropy(logits, labels)
+    loss, dlogits = cross_entropy(logits, labels, grad)
     return loss, dlogits, accuracy(logits, labels)
 
 
-def mse_onehot(outputs, labels):
+def mse_onehot(outputs, labels, grad=True):
     """MSE against one-hot(labels); accuracy by arg-max."""
     targets = one_hot(labels, outputs.shape[-1], outputs.dtype)  # (B, K)
-    loss, dout = mse(outputs, targets)
+    loss, dout = mse(outputs, targets, grad)
     return loss, dout, accuracy(outputs, labels)
 
 
-def mse_real(outputs, targets):
+def mse_real(outputs, targets, grad=True):
     """MSE against real targets; "accuracy" = the coefficient of determination
 
         R^2 = 1 - sum (f(x) - y)^2 / sum (y - mean(y))^2
@@ -37,7 +38,7 @@ def mse_real(outputs, targets):
     scale, where a fixed tolerance |f(x) - y| < tol would not.
     """
     xp = array_module(outputs)
-    loss, dout = mse(outputs, targets)  # (...), (..., B, K)
+    loss, dout = mse(outputs, targets, grad)  # (...), (..., B, K)
     t = targets.astype(xp.float64)  # (..., B, K) or (B, K)
     spread = ((t - t.mean(axis=(-1, -2), keepdims=True)) ** 2).sum(axis=(-1, -2))  # (...)
     n = outputs.shape[-1] * outputs.shape[-2]

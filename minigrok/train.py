@@ -59,7 +59,7 @@ def train_step(model, params, opt_state, x, y, hp, masks=None):
 def evaluate(model, params, x, y, objective="ce"):
     """(loss, accuracy) of params on inputs x with labels y, no gradient."""
     logits, _ = model_functions(model)[0](params, x)  # (B, p)
-    loss, _, acc = get_objective(objective)(logits, y)
+    loss, _, acc = get_objective(objective)(logits, y, grad=False)
     return loss, acc
 
 

@@ -231,3 +231,16 @@ def test_regression_ticket_speaks_of_r2(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "t_gen@.5" in text and "never reached test R^2 0.99" in text
     assert "0.5" in io.load_json(out + "/summary.json")["speedups"]
+
+
+@pytest.mark.parametrize("name", ["ce", "mse_onehot", "mse"])
+def test_an_evaluation_gets_the_training_loss_without_the_gradient(name):
+    """grad=False (train.evaluate) returns the same loss and accuracy bits, and no gradient."""
+    from minigrok.objectives import get_objective
+    rng = np.random.default_rng(0)
+    out = rng.standard_normal((2, 7, 5)).astype(np.float32) * 20
+    targets = rng.standard_normal((2, 7, 5)) if name == "mse" else rng.integers(0, 5, (2, 7))
+    loss, grad, acc = get_objective(name)(out, targets)
+    loss_only, none, acc_only = get_objective(name)(out, targets, grad=False)
+    assert grad is not None and none is None
+    assert np.array_equal(loss, loss_only) and np.array_equal(acc, acc_only)
