@@ -12,6 +12,7 @@ against a 2048^3 product's rate. The per-phase medians do not add up exactly to 
 bench.py step (caches are warmer when a phase runs alone).
 """
 import argparse
+import builtins
 import os
 import statistics
 import sys
@@ -76,12 +77,19 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=1, help="BLAS threads (1)")
     ap.add_argument("--dtype", default="float32", choices=("float32", "float64"))
+    ap.add_argument("--record", metavar="FILE.json",
+                    help="also write a results record of the table (minigrok/provenance.py)")
     args = ap.parse_args(argv)
     blas.request_threads(args.threads)
     import numpy as np
     import cases
     from minigrok.backend import keep_freed_memory
     keep_freed_memory()
+    from minigrok.provenance import check_record_path, write_record
+    if args.record:
+        check_record_path(args.record)
+    lines = []
+    print = lambda line="": (lines.append(line), builtins.print(line))  # noqa: E731  shown and kept
     peak = cases.gemm_peak(dtype=args.dtype, with_torch=False)["numpy"]
     print(f"{args.threads} BLAS thread(s), {args.dtype}; GEMM peak {peak:.0f} GFLOP/s")
     rng = np.random.default_rng(0)
@@ -97,6 +105,9 @@ def main(argv=None):
             t = timed_ms(lambda: a @ b)
             rate = 2 * m * k * n / t / 1e6
             print(f"  {label:<34} {t:.3f} ms  {rate:5.0f} GFLOP/s  {100 * rate / peak:3.0f}% of peak")
+    if args.record:
+        write_record(args.record, sys.argv[1:] if argv is None else list(argv), "\n".join(lines),
+                     ["mlp", "transformer"], program="python benchmarks/phases.py")
     return 0
 
 

@@ -1,7 +1,7 @@
 """Results with provenance (minigrok/provenance.py, minigrok/fingerprint.py).
 
-- Every results block of README.md and RESULTS.md is exactly what its records in
-  results/ say (the documents' tables are generated, never typed).
+- Every results block of README.md, RESULTS.md and benchmarks/RESULTS.md is exactly what
+  its records in results/ say (the documents' tables are generated, never typed).
 - Every record's numerics fingerprint is what this code gives: a record whose numbers
   this code would no longer give fails as stale, naming the command to rerun. Where this
   machine's BLAS kernel differs from the record's, the fingerprint cannot be compared
@@ -21,25 +21,27 @@ from minigrok.fingerprint import fingerprint
 from minigrok.threads import blas_info
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DOCS = [os.path.join(ROOT, d) for d in ("README.md", "RESULTS.md") if os.path.exists(os.path.join(ROOT, d))]
+DOCS = [os.path.join(ROOT, d) for d in ("README.md", "RESULTS.md", os.path.join("benchmarks", "RESULTS.md"))
+        if os.path.exists(os.path.join(ROOT, d))]
 RECORDS = sorted(glob.glob(os.path.join(ROOT, "results", "*.json")))
 
 
-@pytest.mark.parametrize("doc", DOCS, ids=os.path.basename)
+@pytest.mark.parametrize("doc", DOCS, ids=lambda d: os.path.relpath(d, ROOT))
 def test_every_results_block_is_generated_from_its_records(doc):
     with open(doc) as f:
         text = f.read()
     for paths, body in provenance.blocks(text):
-        assert body == provenance.render(paths, ROOT), (
-            f"{os.path.basename(doc)}: the block of {' '.join(paths)} is not what the records say: "
-            f"run `python -m minigrok.provenance {os.path.basename(doc)}`")
+        assert body == provenance.render(paths, os.path.dirname(doc)), (
+            f"{os.path.relpath(doc, ROOT)}: the block of {' '.join(paths)} is not what the records "
+            f"say: run `python -m minigrok.provenance {os.path.relpath(doc, ROOT)}`")
 
 
 def test_every_record_is_used_by_a_document():
     used = set()
     for doc in DOCS:
         with open(doc) as f:
-            used |= {p for paths, _ in provenance.blocks(f.read()) for p in paths}
+            used |= {os.path.relpath(os.path.join(os.path.dirname(doc), p), ROOT)
+                     for paths, _ in provenance.blocks(f.read()) for p in paths}
     unused = sorted(os.path.relpath(r, ROOT) for r in RECORDS if os.path.relpath(r, ROOT) not in used)
     assert not unused, f"records no document shows: {unused}"
 
@@ -55,7 +57,7 @@ def test_results_are_not_stale(path):
         assert fingerprint(model) == found, (
             f"results are stale: {os.path.relpath(path, ROOT)} was measured with {model} numerics "
             f"{found}, this code gives {fingerprint(model)}: rerun `{record['command']} --record "
-            f"{os.path.relpath(path, ROOT)}` and `python -m minigrok.provenance README.md RESULTS.md`")
+            f"{os.path.relpath(path, ROOT)}` and `python -m minigrok.provenance README.md RESULTS.md benchmarks/RESULTS.md`")
 
 
 def test_fingerprint_changes_with_the_rounding(monkeypatch):
