@@ -181,3 +181,21 @@ def test_every_other_experiment_runs_end_to_end(name, extra, tmp_path, capsys):
                                                       "one-shot (0.640)"]
     if name == "edge-popup":
         assert set(summary["table1"]) == {"wd only", "EP w/o wd", "EP + wd"}
+
+
+def test_non_grokking_refuses_a_reused_dense_run_without_the_checkpoints_it_needs(tmp_path, capsys):
+    """The dense run of a first ticket (checkpoints every 100) is reused by non-grokking
+    as it is; asking for masks at epochs it holds no checkpoint of is refused in one line
+    before anything trains, and the folder is unchanged."""
+    from folders import tree
+    from minigrok.cli import main
+    out = str(tmp_path / "o")
+    small = ["--p", "11", "--epochs", "200", "--quiet", "--out", out]
+    assert main(["ticket", *small, "--checkpoint-every", "100"]) == 0
+    before = tree(out)
+    code = main(["experiment", "non-grokking", *small, "--seeds", "0", "--workers", "1",
+                 "--checkpoint-every", "50", "--at", "50,100"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err[-1].startswith("minigrok: error: the dense run of seed 0")
+    assert "no checkpoint at epoch 50" in err[-1]
+    assert tree(out) == before

@@ -70,6 +70,8 @@ def run_recipe(name, cfg, root, folder=None, seeds=DEFAULT_SEEDS, opts=None, qui
     folder = folder or os.path.join(root, name)
     store.check_output_folder(root)
     store.check_output_folder(folder)
+    if hasattr(recipe, "check_store"):  # what the recipe needs of runs already on disk
+        recipe.check_store(cfg, root, seeds, opts)
     os.makedirs(folder, exist_ok=True)
     handle = store.open_for_writing(folder)
     try:

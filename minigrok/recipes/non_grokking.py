@@ -16,7 +16,9 @@ from ..figures import plotter
 from ..fmt import fmt_count, fmt_rate
 from ..pruning.magnitude import magnitude_prune
 from ..pruning.non_grokking import EPOCHS, non_grokking_masks
-from .common import dense_runs, finish, format_table, result_row, say, ticket_hp, train_masked
+from ..runs import plan, unit_folder
+from .common import (dense_config, dense_runs, finish, format_table, result_row, say, ticket_hp,
+                     train_masked)
 
 NAME = "non-grokking"
 OPTIONS = ("rate", "at")  # the options it takes besides the training settings
@@ -34,6 +36,24 @@ def check_epochs(cfg, epochs):
 
 def check(cfg, seeds, opts):
     return {**opts, "at": check_epochs(cfg, opts.get("at") or list(EPOCHS))}
+
+
+def check_store(cfg, root, seeds, opts):
+    """A dense run already on disk is reused as it is, with the checkpoints it was trained
+    with (--checkpoint-every does not name a run): one line, before anything is written,
+    when it lacks a mask epoch it has already passed."""
+    for s in seeds:
+        unit = unit_folder(root, plan(dense_config(cfg, s)))
+        if not store.is_run(unit):
+            continue
+        have = {0, *store.checkpoint_epochs(unit)}  # 0: init.npz
+        trained = max(have)
+        missing = [e for e in opts["at"] if e not in have and e <= trained]
+        if missing:
+            raise MinigrokError(
+                f"the dense run of seed {s} in {unit!r} (reused as it is) has no checkpoint at "
+                f"epoch {', '.join(map(str, missing))}: it was trained with other --checkpoint-every; "
+                "give --at epochs it holds or another --out")
 
 
 def run(cfg, where, folder, seeds, opts, quiet=False):
