@@ -20,14 +20,17 @@ from minigrok.threads import blas_info, set_blas_threads  # noqa: E402
 
 
 def request_jax_threads(n):
-    """Ask XLA's CPU backend for n threads (read when JAX starts: call before importing
-    jax). One thread: Eigen's thread pool off and one intra-op thread."""
+    """Ask XLA's CPU backend for n threads (read when JAX starts: call before importing jax).
+    One thread: Eigen's thread pool off and one intra-op thread, the usual recipe. More:
+    XLA's default, one thread per core this process may use (so n = the core count)."""
     flags = [f for f in os.environ.get("XLA_FLAGS", "").split()
              if not f.startswith(("--xla_cpu_multi_thread_eigen", "intra_op_parallelism_threads"))]
     if n == 1:
-        flags.append("--xla_cpu_multi_thread_eigen=false")
-    flags.append(f"intra_op_parallelism_threads={n}")
-    os.environ["XLA_FLAGS"] = " ".join(flags)
+        flags = ["--xla_cpu_multi_thread_eigen=false", "intra_op_parallelism_threads=1", *flags]
+    if flags:
+        os.environ["XLA_FLAGS"] = " ".join(flags)
+    else:
+        os.environ.pop("XLA_FLAGS", None)
 
 
 def set_openblas_threads(n):
