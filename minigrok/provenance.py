@@ -57,14 +57,17 @@ def command_line(argv, program="minigrok"):
 
 
 def git_commit():
-    """(commit, dirty) of the git checkout minigrok runs from, or (None, None)."""
+    """(commit, dirty) of the git checkout minigrok runs from, or (None, None). dirty: a
+    tracked file other than the records (results/) and the documents (*.md) differs from
+    the commit."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     try:
         head = subprocess.run(["git", "-C", root, "rev-parse", "HEAD"], capture_output=True,
                               text=True, timeout=10)
         if head.returncode != 0:
             return None, None
-        status = subprocess.run(["git", "-C", root, "status", "--porcelain", "--untracked-files=no"],
+        status = subprocess.run(["git", "-C", root, "status", "--porcelain", "--untracked-files=no",
+                                 "--", ".", ":(exclude)results", ":(exclude)*.md"],
                                 capture_output=True, text=True, timeout=10)
         return head.stdout.strip(), bool(status.stdout.strip())
     except (OSError, subprocess.SubprocessError):
