@@ -16,6 +16,12 @@ through the same train_step every run uses, so any change of rounding changes it
   recomputes them: a results table whose numbers this code would no longer give is
   reported stale, with the command that regenerates it.
 
+What it cannot see: a change of rounding that only matters late in a long run. Setting
+the loss gradient's subnormals to 0 left these weights bit-identical, yet moved one of 20
+MLP seeds' dense t_gen (18,981 -> 18,481 at 30,000 epochs). A change like that must also
+change the reference run below (that one came with the CONFIDENT_STEPS phase), so that
+older folders and records are refused rather than trusted.
+
 Reference settings: seed 0, float32, one BLAS thread; the MLP and the Transformer at
 their default widths on (a + b) mod 67 (sym split, frac 0.4, 911 training pairs), the fc
 model on the regression task's defaults (40-40-48-500-1 with its constant input, MSE).
