@@ -54,8 +54,8 @@ def fingerprint(model_name):
     in force is put back afterwards)."""
     from .data import TASK_DEFAULTS, make_dataset
     from .models import get_model, model_config
-    from .optim import DEFAULTS as ADAMW, adamw_init
-    from .train import train_step
+    from .optim import DEFAULTS as ADAMW
+    from .train import train_loop
 
     task = REFERENCE[model_name]["task"]
     cfg = {**ADAMW, "seed": 0, "dtype": "float32", **TASK_DEFAULTS[task], **REFERENCE[model_name]}
@@ -64,17 +64,19 @@ def fingerprint(model_name):
     overrides = {k: cfg[k] for k in model.DEFAULTS if k in cfg}
     mcfg = model_config(model_name, data["meta"].get("vocab"), "float32", **overrides)
     params = model.init(mcfg, np.random.default_rng(0))
-    state = adamw_init(params)
     threads = blas_info().get("threads")
     set_blas_threads(1)
-    confident = {**cfg, "lr": 1e-2, "weight_decay": 0.0}
-    try:
-        for step in range(STEPS + CONFIDENT_STEPS):
-            hp = cfg if step < STEPS else confident
-            train_step(model, params, state, data["train_x"], data["train_y"], hp)
+    try:  # the one training loop, in two phases: the task's AdamW, then confident steps
+        first, = train_loop(model, params, data, {**cfg, "epochs": STEPS, "eval_every": STEPS},
+                            quiet=True)
+        confident = {**cfg, "lr": 1e-2, "weight_decay": 0.0, "epochs": STEPS + CONFIDENT_STEPS,
+                     "eval_every": CONFIDENT_STEPS}
+        last, = train_loop(model, first["params"], data, confident, opt_state=first["opt_state"],
+                           metrics=first["metrics"], start_epoch=STEPS, quiet=True)
     finally:
         if threads:
             set_blas_threads(threads)
+    params = last["params"]
     h = hashlib.sha256()
     for name in model.param_names(mcfg):
         h.update(np.ascontiguousarray(params[name]).tobytes())
