@@ -48,14 +48,6 @@ def openblas_info():
 
 
 def cpu_model():
-    """The CPU's model name from /proc/cpuinfo, and the number of CPUs this process may use."""
-    name = "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    name = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return name, len(os.sched_getaffinity(0))
+    """The CPU's model name and the number of CPUs this process may use (provenance.py)."""
+    from minigrok.provenance import cpu_model as model_and_cpus
+    return model_and_cpus()

@@ -74,17 +74,24 @@ def git_commit():
         return None, None
 
 
+def cpu_model():
+    """(the CPU's model name from /proc/cpuinfo or 'unknown', the CPUs this process may use)."""
+    name = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            name = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), name)
+    except OSError:
+        pass
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return name, cpus
+
+
 def machine():
     """The machine and the libraries that determine the rounding."""
     import numpy
-    cpu = "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    except OSError:
-        pass
+    cpu, cpus = cpu_model()
     info = blas_info()
-    return {"cpu": cpu, "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+    return {"cpu": cpu, "cpus": cpus,
             "blas": {k: info.get(k) for k in ("library", "corename", "threads")},
             "numpy": numpy.__version__, "python": platform.python_version(),
             "platform": platform.platform()}
