@@ -180,7 +180,7 @@ def test_every_other_experiment_runs_end_to_end(name, extra, tmp_path, capsys):
         assert [r["condition"] for r in rows][1:] == ["IMP level 1 (0.800)", "IMP level 2 (0.640)",
                                                       "one-shot (0.640)"]
     if name == "edge-popup":
-        assert set(summary["table1"]) == {"wd only", "EP w/o wd", "EP + wd"}
+        assert set(summary["table1"]) == {"wd only", "EP frozen W, wd 0", "EP frozen W, wd 1", "EP W and s, wd 1"}
 
 
 def test_non_grokking_refuses_a_reused_dense_run_without_the_checkpoints_it_needs(tmp_path, capsys):

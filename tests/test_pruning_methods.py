@@ -21,6 +21,8 @@ from minigrok.pruning import (edge_popup_gradients, grasp, grasp_scores,
                               synflow_scores, top_k_mask, weight_norm)
 from minigrok.pruning.synflow import flow
 from minigrok.optim import DEFAULTS as ADAMW_DEFAULTS
+from minigrok.pruning.edge_popup import (join_weights_scores, split_weights_scores,
+                                         weights_and_scores_model)
 from minigrok.recipes.edge_popup import train_edge_popup
 from minigrok.runs import train_run
 from minigrok import store
@@ -297,6 +299,42 @@ def test_edge_popup_straight_through_gradient(name):
     for k in weights:
         numeric = numerical_grad(lambda: loss_of(model, apply(weights, M), x, y), M[k])
         assert_close(dscores[k], np.sign(scores[k]) * numeric, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", ["mlp", "transformer"])
+def test_weights_and_scores_gradients(name):
+    """The reference's --weight_learning --double_reg model: dL/dW = dL/dW_eff * m, checked
+    by finite differences of L(W * m) in W (masked entries get 0), and dL/ds = sign(s) *
+    dL/dW_eff * W, the same straight-through gradient as with frozen weights."""
+    model, weights, data = tiny(name)
+    x, y = data["train_x"], data["train_y"]
+    scores = init_scores(weights, np.random.default_rng(5))
+    masks = supermask(scores, 0.75)
+    ws_model = weights_and_scores_model(model, 0.75)
+    params = join_weights_scores(weights, scores)
+    logits, cache = ws_model.forward(params, x)
+    assert_close(logits, model.forward(apply(weights, masks), x)[0], rtol=1e-12, atol=1e-14)
+    dweights, dscores = split_weights_scores(ws_model.backward(cross_entropy(logits, y)[1], cache))
+    _, _, dscores_frozen = edge_popup_gradients(model, weights, scores, masks, x, y)
+    for k, w in weights.items():
+        W = w.copy()
+        numeric = numerical_grad(lambda: loss_of(model, apply({**weights, k: W}, masks), x, y), W)
+        assert_close(dweights[k], numeric, rtol=1e-6, atol=1e-9)
+        assert not np.any(dweights[k][~masks[k]])
+        assert_close(dscores[k], dscores_frozen[k], rtol=0, atol=0)
+
+
+def test_edge_popup_with_trained_weights_trains_both():
+    model, weights, data = tiny("mlp", p=7)
+    given = {k: w.copy() for k, w in weights.items()}
+    hp = {**ADAMW_DEFAULTS, "epochs": 30, "eval_every": 5, "lr": 1e-2, "weight_decay": 1.0}
+    start = init_scores(weights, np.random.default_rng(0))
+    r = train_edge_popup(model, weights, data, hp, 0.5, start, train_weights=True)
+    assert all(np.array_equal(weights[k], given[k]) for k in weights)  # the caller's arrays kept
+    assert all(not np.allclose(r["weights"][k], given[k]) for k in weights)
+    assert any(not np.allclose(r["scores"][k], start[k]) for k in start)
+    assert r["metrics"]["train_loss"][-1] < r["metrics"]["train_loss"][0]
+    assert all(int(r["masks"][k].sum()) == round(0.5 * w.size) for k, w in weights.items())
 
 
 def test_init_scores():

@@ -10,6 +10,13 @@ real score per weight (a "supermask"); the weights themselves never change.
                                             |s| and autograd differentiates through abs)
     s     <- AdamW step on s                with weight decay ("EP + wd") or without
 
+The reference code's second condition (`--weight_learning --double_reg`) trains the
+weights as well: the same forward on W * m, and one AdamW over weights and scores, with
+weight decay on both:
+
+    dL/dW  = dL/dW_eff * m                  (only the kept weights get a gradient)
+    dL/ds  = sign(s) * (dL/dW_eff * W)      as above
+
 Score initialisation: 'kaiming_uniform' (the reference code, torch's nn.Linear default
 kaiming_uniform_(a=sqrt(5))): s ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in the size of the
 axis the matrix is applied along (the first axis of W_U, the last of every other matrix);
@@ -93,3 +100,47 @@ def supermask_model(model, weights, density, scope="layer"):
 
     return SimpleNamespace(forward=forward, backward=backward,
                            effective_weights=lambda scores: apply(weights, supermask(scores, density, scope)))
+
+
+WEIGHT, SCORE = "weight/", "score/"  # the prefixes of weights_and_scores_model's parameters
+
+
+def split_weights_scores(params):
+    """({name: W}, {name: s}) from weights_and_scores_model's parameters."""
+    return ({k[len(WEIGHT):]: v for k, v in params.items() if k.startswith(WEIGHT)},
+            {k[len(SCORE):]: v for k, v in params.items() if k.startswith(SCORE)})
+
+
+def join_weights_scores(weights, scores):
+    """weights_and_scores_model's parameters {"weight/<k>": W, "score/<k>": s}."""
+    return {**{WEIGHT + k: w for k, w in weights.items()}, **{SCORE + k: s for k, s in scores.items()}}
+
+
+def weights_and_scores_model(model, density, scope="layer"):
+    """Weights and scores trained together (the module docstring's second condition): a
+    model whose parameters are join_weights_scores(W, s); forward runs the model on
+    W * top_k(|s|), backward gives dL/dW = dL/dW_eff * m and dL/ds = sign(s) * dL/dW_eff * W,
+    effective_weights gives W * m (for the weight norms the loop logs)."""
+    forward_w, backward_w = model_functions(model)
+
+    def effective(params):
+        weights, scores = split_weights_scores(params)
+        masks = supermask(scores, density, scope)
+        return apply(weights, masks), masks
+
+    def forward(params, x):
+        w_eff, masks = effective(params)
+        logits, cache = forward_w(w_eff, x)  # (B, p)
+        return logits, (cache, params, masks)
+
+    def backward(dlogits, cache):
+        inner, params, masks = cache
+        xp = array_module(dlogits)
+        weights, scores = split_weights_scores(params)
+        d_eff = backward_w(dlogits, inner)  # dL/dW_eff, same keys as the weights
+        dweights = {k: d_eff[k] * masks[k] for k in weights}
+        dscores = {k: xp.sign(scores[k]) * d_eff[k] * w for k, w in weights.items()}
+        return join_weights_scores(dweights, dscores)
+
+    return SimpleNamespace(forward=forward, backward=backward,
+                           effective_weights=lambda params: effective(params)[0])

@@ -10,7 +10,7 @@ text printed. Every run they train is a unit of the run store under ROOT/runs/
     non-grokking  masks from dense checkpoints before grokking vs the grokked one (stacked)
     norm-control  ticket vs L1- / L2-norm-matched dense nets
     pai           ticket vs random, SNIP, GraSP, SynFlow (both variants)      (stacked)
-    edge-popup    Table 1: wd only / EP w/o wd / EP + wd from the memorising weights
+    edge-popup    Table 1: wd only and edge-popup in three settings from the memorising weights
     imp           iterative magnitude pruning levels vs one-shot
     ops           dense vs ticket t_gen and speed-up for every modular operation
 """

@@ -2,19 +2,32 @@
 
 Start: the cached dense run's checkpoint at --from-epoch (default 1000, the reference
 scripts' choice): by then the net has memorised (train acc >= 0.99, from epoch ~90) and
-not yet generalised (dense t_gen is ~8k-16k at p = 67). The summary records that
-checkpoint's train and test accuracy and flags a start that is not memorising.
+not yet generalised (dense t_gen is ~8k-16k at p = 67 with the paper's lr 1e-3; with lr
+1e-2 it has generalised by epoch 1000). The summary records that checkpoint's train and
+test accuracy and flags a start that is not memorising.
 
-    wd only     the memorising weights trained further, dense, AdamW with weight decay
-                (fresh optimiser state, lr --ep-lr as the scores: the same optimiser,
-                applied to the weights instead of the scores)
-    EP w/o wd   edge-popup: frozen weights, scores trained by AdamW with wd = 0
-    EP + wd     the same with wd = cfg's weight decay (1)
+    wd only             the memorising weights trained further, dense, AdamW with weight
+                        decay (fresh optimiser state, lr --ep-lr)
+    EP frozen W, wd 0   edge-popup: frozen weights, scores trained by AdamW without
+                        weight decay (edge-popup's own setting)
+    EP frozen W, wd 1   frozen weights, scores with weight decay 1: the reference's
+                        edge_pop_wo_decay.sh (no --weight_learning), the paper's "EP w/o wd"
+    EP W and s, wd 1    weights and scores both trained, forward W * mask, weight decay 1
+                        on both: the reference's edge_pop_w_decay.sh (--weight_learning
+                        --double_reg), the paper's "EP + wd"
+
+The two scripts' --exp_tag values are swapped relative to their file names
+(edge_pop_wo_decay.sh tags its runs edge_pop_w_decay and the other way round); the file
+names say what the runs do: "decay" is the weight decay on the weights, which only the
+second condition trains. The reference scripts run them on config_slth.py's split:
+training fraction 0.5 of the symmetric pairs (--frac 0.5 here), the same widths.
 
 Edge-popup keeps 1 - rate (default 40%) of every matrix (scope 'layer', the reference
-code's), scores drawn kaiming-uniform from numpy.random.default_rng(seed). Test accuracy
-is read at 600 / 1000 / 1400 / 2000 epochs (--ep-epochs caps the runs, default 2000).
-Paper (Table 1): wd only .53/.95/1.00/1.00, EP w/o wd .68/.80/.84/.92, EP + wd .82/.96/.99/1.00.
+code's), scores drawn kaiming-uniform from numpy.random.default_rng(seed) (the reference
+loads the stage-1 run's never-trained kaiming-uniform scores with its checkpoint: the same
+distribution). Test accuracy is read at 600 / 1000 / 1400 / 2000 epochs (--ep-epochs caps
+the runs, default 2000). Paper (Table 1): wd only .53/.95/1.00/1.00, EP w/o wd
+.68/.80/.84/.92, EP + wd .82/.96/.99/1.00.
 """
 import time
 
@@ -23,7 +36,8 @@ import numpy as np
 from .. import store
 from ..errors import MinigrokError
 from ..figures import plotter
-from ..pruning.edge_popup import REPORT_EPOCHS, init_scores, supermask, supermask_model
+from ..pruning.edge_popup import (REPORT_EPOCHS, init_scores, join_weights_scores, split_weights_scores,
+                                  supermask, supermask_model, weights_and_scores_model)
 from ..pruning.magnitude import density_from
 from ..settings import check_setting
 from ..train import grokking_times, train_loop
@@ -32,8 +46,13 @@ from .common import (dense_runs, device_data, eval_grid, finish, format_table, o
 
 NAME = "edge-popup"
 OPTIONS = ("rate", "from_epoch", "ep_epochs", "ep_lr")  # the options it takes besides the training settings
+# edge-popup's conditions: (weights trained too, weight decay: 0 or the config's)
+EP_CONDITIONS = {"EP frozen W, wd 0": (False, 0), "EP frozen W, wd 1": (False, 1),
+                 "EP W and s, wd 1": (True, 1)}
+# the paper's Table 1, by its row name, and which of our conditions runs its setting
 PAPER = {"wd only": (0.53, 0.95, 1.00, 1.00), "EP w/o wd": (0.68, 0.80, 0.84, 0.92),
          "EP + wd": (0.82, 0.96, 0.99, 1.00)}
+PAPER_ROW = {"wd only": "wd only", "EP frozen W, wd 1": "EP w/o wd", "EP W and s, wd 1": "EP + wd"}
 
 
 def memorising_state(dense, epoch):
@@ -45,15 +64,24 @@ def memorising_state(dense, epoch):
 
 
 def train_edge_popup(model, weights, data, hp, density, scores, scope="layer", label="edge-popup",
-                     quiet=True):
-    """Train the scores of frozen `weights` (host arrays) for hp['epochs'] full-batch AdamW
-    steps with the one training loop (pruning/edge_popup.py's supermask model). Returns
-    {"scores", "masks", "metrics"}; held in memory (a few seconds of training), not stored."""
-    ep_model = supermask_model(model, on_device(weights), density, scope)
-    out = train_loop(ep_model, on_device(scores), device_data(data), {**hp, "stop_after": None},
-                     label=label, quiet=quiet)[0]
-    return {"scores": out["params"], "masks": supermask(out["params"], density, scope),
-            "metrics": out["metrics"]}
+                     quiet=True, train_weights=False):
+    """Train the scores of `weights` (host arrays) for hp['epochs'] full-batch AdamW steps
+    with the one training loop (pruning/edge_popup.py's supermask models): the weights
+    frozen, or with train_weights trained as well (weights_and_scores_model). Returns
+    {"scores", "masks", "weights" (the final ones), "metrics"}; held in memory (a few
+    seconds of training), not stored."""
+    hp = {**hp, "stop_after": None}
+    if train_weights:
+        ep_model = weights_and_scores_model(model, density, scope)
+        out = train_loop(ep_model, join_weights_scores(on_device(weights), on_device(scores)),
+                         device_data(data), hp, label=label, quiet=quiet)[0]
+        final_weights, final_scores = split_weights_scores(out["params"])
+    else:
+        ep_model = supermask_model(model, on_device(weights), density, scope)
+        out = train_loop(ep_model, on_device(scores), device_data(data), hp, label=label, quiet=quiet)[0]
+        final_weights, final_scores = weights, out["params"]
+    return {"scores": final_scores, "weights": final_weights,
+            "masks": supermask(final_scores, density, scope), "metrics": out["metrics"]}
 
 
 def check(cfg, seeds, opts):
@@ -88,10 +116,12 @@ def run(cfg, where, folder, seeds, opts, quiet=False):
         d = dense[s]
         dirs += [d["dir"], wd_only_run["dir"]]
         runs = {"wd only": wd_only_run}
-        for cond, wd in (("EP w/o wd", 0.0), ("EP + wd", cfg["weight_decay"])):
+        for cond, (train_weights, decay) in EP_CONDITIONS.items():
             scores = init_scores(weights[s], np.random.default_rng(s))
-            r = train_edge_popup(d["model"], weights[s], d["data"], {**ticket_hp(cfg, **hp), "weight_decay": wd},
-                                 density_from(rate=rate), scores, label=f"{cond} seed {s}", quiet=quiet)
+            r = train_edge_popup(d["model"], weights[s], d["data"],
+                                 {**ticket_hp(cfg, **hp), "weight_decay": decay * cfg["weight_decay"]},
+                                 density_from(rate=rate), scores, label=f"{cond} seed {s}", quiet=quiet,
+                                 train_weights=train_weights)
             runs[cond] = {"metrics": r["metrics"], "times": grokking_times(r["metrics"]), "masks": r["masks"]}
         for cond, result in runs.items():
             m = result["metrics"]
@@ -100,11 +130,11 @@ def run(cfg, where, folder, seeds, opts, quiet=False):
             rows.append(result_row(cond, s, result, result.get("masks"), **at))
             curves[(cond, s)] = m
     table = {cond: {f"{e}": float(np.mean([r[f"test_acc@{e}"] for r in rows if r["condition"] == cond]))
-                    for e in report_at} for cond in PAPER}
+                    for e in report_at} for cond in ("wd only", *EP_CONDITIONS)}
     return finish(NAME, folder, cfg, seeds, rows, curves, t0,
                   extra={"rate": rate, "density": 1 - rate, "start": starts, "edge_popup_hp": hp,
-                         "table1": table, "paper_table1": {k: dict(zip(map(str, REPORT_EPOCHS), v))
-                                                           for k, v in PAPER.items()}},
+                         "table1": table, "paper_row": PAPER_ROW,
+                         "paper_table1": {k: dict(zip(map(str, REPORT_EPOCHS), v)) for k, v in PAPER.items()}},
                   plot=plotter(f"edge-popup from the epoch-{start} (memorising) weights"), runs=dirs,
                   quiet=quiet)
 
@@ -114,11 +144,15 @@ def report(summary):
 
 
 def format_table1(summary):
-    """Test accuracy at the report epochs, ours (mean over seeds) next to the paper's."""
-    lines = [f"{'run':<12}" + "".join(f"{e:>12}" for e in summary["table1"]["wd only"])]
+    """Test accuracy at the report epochs, ours (mean over seeds) next to the paper's row
+    of the same setting."""
+    lines = [f"{'run':<20}" + "".join(f"{e:>12}" for e in summary["table1"]["wd only"]) + "  paper's row"]
     for cond, accs in summary["table1"].items():
-        paper = summary["paper_table1"][cond]
-        lines.append(f"{cond:<12}" + "".join(
-            f"{a:>6.2f} ({paper[e]:.2f})" if e in paper else f"{a:>12.2f}" for e, a in accs.items()))
-    lines.append("ours (paper's Table 1 in brackets)")
+        row = summary["paper_row"].get(cond)
+        paper = summary["paper_table1"][row] if row else {}
+        lines.append(f"{cond:<20}" + "".join(
+            f"{a:>6.2f} ({paper[e]:.2f})" if e in paper else f"{a:>12.2f}" for e, a in accs.items())
+            + f"  {row or '-'}")
+    lines.append("ours, mean over the seeds (the paper's Table 1 in brackets, for the row run with "
+                 "the same setting)")
     return "\n".join(lines)
