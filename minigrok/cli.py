@@ -195,11 +195,14 @@ def _recipe_options(args):
     """The recipe options a subcommand's parser has, as run_recipe's opts."""
     names = {"rate": "rate", "scope": "scope", "rewind_epoch": "rewind_epoch",
              "dense_stop_after": "dense_stop_after", "from_epoch": "from_epoch",
-             "ep_epochs": "ep_epochs", "ep_lr": "ep_lr", "grok_threshold": "grok_threshold"}
+             "ep_epochs": "ep_epochs", "ep_lr": "ep_lr", "grok_threshold": "grok_threshold",
+             "late_epochs": "late_epochs"}
     opts = {key: getattr(args, dest) for dest, key in names.items()
             if getattr(args, dest, None) is not None}
     if getattr(args, "rates", None) is not None:
         opts["rates"] = parse_list(args.rates, float, "--rates")
+    if getattr(args, "held", None) is not None:
+        opts["held"] = parse_list(args.held, int, "--held")
     if getattr(args, "at", None) is not None:
         opts["at"] = parse_list(args.at, int, "--at")
     if getattr(args, "ops", None) is not None:
@@ -218,7 +221,7 @@ RECIPE_COMMANDS = {
 
 
 RECIPE_OPTIONS = ("rate", "scope", "rewind_epoch", "dense_stop_after", "from_epoch", "ep_epochs",
-                  "ep_lr", "grok_threshold", "rates", "at", "ops")
+                  "ep_lr", "grok_threshold", "rates", "at", "ops", "held", "late_epochs")
 
 
 def cmd_recipe(args):
@@ -376,6 +379,11 @@ def build_parser():
     g.add_argument("--grok-threshold", type=float, default=0.95,
                    help="no-decay: test accuracy that counts as grokking in the critical-rate search, "
                         "0.95 or 0.99 (default %(default)s)")
+    w = RECIPES["when-to-prune"]
+    g.add_argument("--held", help="when-to-prune: prune once the dense run has held --stop-threshold "
+                   f"this many epochs, comma-separated (default {','.join(map(str, w.HELD))})")
+    g.add_argument("--late-epochs", type=int, help="when-to-prune: the later epoch cap the dense "
+                   f"runs are also trained to and pruned at (default {w.LATE_EPOCHS})")
     _add_record_arg(g)
     p.set_defaults(func=cmd_recipe)
 

@@ -13,6 +13,7 @@ hundred epochs and a dense net that groks in tens of thousands fit one picture.
 """
 import math
 import os
+import statistics
 
 import numpy as np
 
@@ -204,6 +205,41 @@ def plotter(title, extra=None):
     return plot
 
 
+def plot_prune_timing(rows, path):
+    """when-to-prune: each ticket's t_gen(0.99) against the gap between its dense run's
+    t_gen and the epoch pruned at (left), and each policy's speed-ups (right); tickets
+    that never reached 0.99 are drawn at the top of the left panel as x."""
+    plt = _pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    policies = list(dict.fromkeys(r["condition"] for r in rows))
+    styles = condition_styles(policies)
+    top = max([r["t_gen"] for r in rows if r["t_gen"] is not None] or [1]) * 1.5
+    for i, policy in enumerate(policies):
+        mine = [r for r in rows if r["condition"] == policy and r["gap"] is not None]
+        colour = styles[policy][0]
+        left.scatter([r["gap"] for r in mine if r["t_gen"] is not None],
+                     [r["t_gen"] for r in mine if r["t_gen"] is not None], color=colour, s=18, label=policy)
+        left.scatter([r["gap"] for r in mine if r["t_gen"] is None],
+                     [top] * sum(r["t_gen"] is None for r in mine), color=colour, marker="x", s=24)
+        speedups = [r["speedup"] for r in rows if r["condition"] == policy and r["speedup"] is not None]
+        right.scatter([i] * len(speedups), speedups, color=colour, s=18)
+        if speedups:
+            right.plot([i - 0.3, i + 0.3], [statistics.median(speedups)] * 2, color="k", lw=1.5)
+    if any(r["gap"] is not None for r in rows):
+        left.set_yscale("log")
+        _plain_log_labels(left.yaxis)
+        left.legend(fontsize=8)
+    else:
+        left.text(0.5, 0.5, "no dense run reached 0.99", ha="center", transform=left.transAxes)
+    left.set_xlabel("epochs from the dense t_gen(0.99) to pruning")
+    left.set_ylabel("ticket t_gen(0.99)")
+    right.set_xticks(range(len(policies)), policies, rotation=20, fontsize=8)
+    right.set_ylabel("speed-up dense / ticket (bar: median)")
+    right.set_ylim(bottom=0)
+    fig.suptitle("when to prune: the ticket against the epoch its mask was taken at")
+    return _save(fig, path)
+
+
 # ----------------------------------------------------------------------------------------
 # analyze
 
@@ -287,9 +323,13 @@ def _at_checkpoints(ax, x, y, style, colour, label):
 def plot_over_training(path, rows, metrics, panels, title, baseline=None, note=None):
     """One panel per (title, [(column, style, label suffix)]), a line per run; note: which
     checkpoints the points are (under the panels)."""
-    fig, axes = _pyplot().subplots(1, len(panels), figsize=(5 * len(panels), 4.4), squeeze=False)
+    ncols = min(3, len(panels))  # at most three panels a row: readable at any count
+    nrows = math.ceil(len(panels) / ncols)
+    fig, axes = _pyplot().subplots(nrows, ncols, figsize=(5 * ncols, 4.4 * nrows), squeeze=False)
+    for ax in axes.ravel()[len(panels):]:
+        ax.axis("off")
     by_run = _runs(rows)
-    for ax, (panel_title, columns) in zip(axes[0], panels):
+    for ax, (panel_title, columns) in zip(axes.ravel(), panels):
         for label, rs in by_run.items():
             for column, style, suffix in columns:
                 x, y = _series(rs, column)
@@ -414,8 +454,11 @@ def write_figures(out_dir, tables, metrics, info):
             os.path.join(out_dir, "graph.png"), ckpt, metrics,
             [("average shortest path length (hops)", [("graph_aspl", "o-", "")]),
              ("weighted ASPL, edge length mean|w| / |w|", [("graph_aspl_len_inv_w", "o-", "")]),
+             ("weighted ASPL, edge length |w| (networkx)", [("graph_aspl_len_w", "o-", "")]),
              ("bipartite clustering (Robins-Alexander)", [("graph_clustering", "o-", ""),
-                                                          ("graph_clustering_random", "x:", " random mask")])],
+                                                          ("graph_clustering_random", "x:", " random mask")]),
+             ("bipartite clustering (Latapy)", [("graph_clustering_latapy", "o-", ""),
+                                               ("graph_clustering_latapy_random", "x:", " random mask")])],
             f"layered graph of the mask at each checkpoint (density {info['density']:.2f}; "
             "dotted black: a random mask on the final weights)",
             baseline=tables["graph_random_baseline"], note=info.get("note")))

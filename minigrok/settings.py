@@ -70,6 +70,7 @@ RULES = {
     "density": _number(lambda v: 0 < v <= 1, "in (0, 1] (the fraction of weights kept)"),
     "rewind_epoch": _int_at_least(0),
     "dense_stop_after": _optional(_int_at_least(0)),
+    "late_epochs": _int_at_least(1),
     "from_epoch": _int_at_least(1),
     "ep_epochs": _int_at_least(1),
     "ep_lr": _number(lambda v: v > 0, "> 0"),

@@ -166,16 +166,16 @@ def test_weighted_path_lengths():
     inv, _ = graph.average_shortest_path_length(adj, weighted=True)  # lengths 2, 2/3
     assert np.isclose(inv, (2 + 2 / 3 + 8 / 3) / 3)
     direct, _ = graph.average_shortest_path_length(adj, weighted=True, length="weight")
-    assert np.isclose(direct, (0.5 + 1.5 + 2) / 3)
+    assert np.isclose(direct, (1 + 3 + 4) / 3)  # networkx's: the lengths are |w| themselves
     m = graph.graph_metrics(chain, weights, rng=np.random.default_rng(0), lengths=("inverse", "weight"))
-    assert set(m) == {"aspl", "reachable_fraction", "clustering", "aspl_len_inv_w", "aspl_len_w",
-                      "clustering_random"}
+    assert set(m) == {"aspl", "reachable_fraction", "clustering", "clustering_latapy", "aspl_len_inv_w",
+                      "aspl_len_w", "clustering_random", "clustering_latapy_random"}
     assert np.isclose(m["aspl_len_inv_w"], inv) and np.isclose(m["aspl_len_w"], direct)
     cache = {}
     first = graph.graph_metrics(chain, weights, cache=cache)
     again = graph.graph_metrics(chain, [2 * w for w in weights], cache=cache)  # same mask: cached
     assert len(cache) == 1 and first["aspl"] == again["aspl"] and set(again) == {
-        "aspl", "reachable_fraction", "clustering", "aspl_len_inv_w"}
+        "aspl", "reachable_fraction", "clustering", "clustering_latapy", "aspl_len_inv_w", "aspl_len_w"}
 
 
 def test_clustering_matches_brute_force_count():
@@ -189,6 +189,25 @@ def test_clustering_matches_brute_force_count():
                 for a, b, c, d in itertools.permutations(range(n), 4)) // 2
     expected = 4 * cycles / paths if paths else 0.0
     assert np.isclose(graph.robins_alexander_clustering(A), expected)
+
+
+def test_latapy_clustering_matches_its_definition():
+    """networkx's bipartite.average_clustering (mode "dot"), written out with sets: per
+    node the mean Jaccard overlap with each second neighbour, 0 without one; then the mean
+    over all nodes; 1 for a complete bipartite graph, 3/4 for a star of three leaves."""
+    rng = np.random.default_rng(4)
+    chain = [rng.random((4, 3)) < 0.6, rng.random((5, 4)) < 0.5, rng.random((2, 5)) < 0.7]
+    A = graph.layered_adjacency(chain).toarray() > 0
+    nbrs = [set(np.nonzero(row)[0]) for row in A]
+    per_node = []
+    for u in range(len(A)):
+        second = {w for v in nbrs[u] for w in nbrs[v]} - {u}
+        c = sum(len(nbrs[u] & nbrs[w]) / len(nbrs[u] | nbrs[w]) for w in second)
+        per_node.append(c / len(second) if second else 0.0)
+    assert np.isclose(graph.latapy_clustering(A), np.mean(per_node))
+    assert np.isclose(graph.latapy_clustering(graph.layered_adjacency([np.ones((3, 2), bool)])), 1.0)
+    star = [np.ones((3, 1), bool)]  # one centre, three leaves: leaves share all, centre has none
+    assert np.isclose(graph.latapy_clustering(graph.layered_adjacency(star)), 3 / 4)
 
 
 def test_chain_checks_and_random_mask():

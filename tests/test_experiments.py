@@ -152,7 +152,7 @@ def test_bad_names_and_values_one_line(capsys):
         err = capsys.readouterr().err.strip()
         assert err.startswith("minigrok: error:") and err.count("\n") == 0, err
     assert set(EXPERIMENTS) == {"rate-sweep", "no-decay", "non-grokking", "norm-control", "pai",
-                                "edge-popup", "imp", "ops"}
+                                "edge-popup", "imp", "ops", "when-to-prune"}
 
 
 @pytest.mark.parametrize("name, extra", [
@@ -161,6 +161,7 @@ def test_bad_names_and_values_one_line(capsys):
     ("norm-control", []),
     ("imp", ["--rate", "0.36"]),
     ("edge-popup", ["--from-epoch", "100", "--ep-epochs", "60"]),
+    ("when-to-prune", ["--held", "20,100", "--epochs", "500", "--late-epochs", "600"]),
 ])
 def test_every_other_experiment_runs_end_to_end(name, extra, tmp_path, capsys):
     """Each remaining experiment through the command line at p = 23: exit 0, CSV, PNG and
@@ -179,6 +180,14 @@ def test_every_other_experiment_runs_end_to_end(name, extra, tmp_path, capsys):
     if name == "imp":  # 0.36 = 0.8^2 density: two IMP levels, then the one-shot ticket
         assert [r["condition"] for r in rows][1:] == ["IMP level 1 (0.800)", "IMP level 2 (0.640)",
                                                       "one-shot (0.640)"]
+    if name == "when-to-prune":  # the cap rows read the late run's checkpoint at 500
+        assert [r["condition"] for r in rows] == ["cap 500", "held 20", "held 100", "cap 600"]
+        by = {r["condition"]: r for r in summary["results"]}
+        assert by["cap 500"]["pruned_at"] == 500 and by["cap 600"]["pruned_at"] == 600
+        t_gen = by["cap 600"]["dense_t_gen"]
+        assert t_gen is not None and by["held 20"]["pruned_at"] == t_gen + 20
+        assert all(r["gap"] == r["pruned_at"] - t_gen for r in by.values())
+        assert sum(b["n"] for b in summary["gap_bins"]) == 4
     if name == "edge-popup":
         assert set(summary["table1"]) == {"wd only", "EP frozen W, wd 0", "EP frozen W, wd 1", "EP W and s, wd 1"}
 

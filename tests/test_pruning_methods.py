@@ -256,6 +256,24 @@ def test_norm_matched_init_has_the_ticket_norm(norm):
     assert r == pytest.approx(by_hand, rel=1e-12)
 
 
+def test_norm_ratio_of_the_reference_code():
+    """matrix_sum: sum_k |W_k m_k|_p / sum_k |W_k|_p, written out with NumPy's norms; for L1
+    the same number as the global ratio, for L2 another one; the init is scaled by it."""
+    _, params, _ = tiny("transformer")
+    masks = random_mask(params, np.random.default_rng(0), density=0.4)
+    for norm, order in (("l1", 1), ("l2", 2)):
+        by_hand = (sum(np.linalg.norm((w * masks[k]).ravel(), order) for k, w in params.items())
+                   / sum(np.linalg.norm(w.ravel(), order) for w in params.values()))
+        r = norm_ratio(params, masks, norm, "matrix_sum")
+        assert r == pytest.approx(by_hand, rel=1e-12)
+        scaled = norm_matched_init(params, masks, norm, "matrix_sum")
+        assert all(np.allclose(scaled[k], r * params[k], rtol=1e-15) for k in params)
+    assert norm_ratio(params, masks, "l1", "matrix_sum") == pytest.approx(norm_ratio(params, masks, "l1"), rel=1e-12)
+    assert abs(norm_ratio(params, masks, "l2", "matrix_sum") / norm_ratio(params, masks, "l2") - 1) > 1e-3
+    with pytest.raises(MinigrokError, match="norm variant"):
+        norm_ratio(params, masks, "l2", "per_layer")
+
+
 # ----------------------------------------------------------------------------------------
 # non-grokking tickets from a real run's checkpoints
 

@@ -17,9 +17,10 @@ Average shortest path length (ASPL), scipy.sparse.csgraph over the undirected gr
     weights are short. Dividing by the mean over the graph's edges makes the number blind
     to the overall weight scale (it does not just follow the weight norm); equal weights
     give the unweighted value.
-  * weighted, length "weight" (aspl_len_w): length |w| / mean|w|, the weight itself as a
-    distance (networkx's convention for weight="weight", here divided by the mean);
-    offered for comparison, not used by `minigrok analyze`.
+  * weighted, length "weight" (aspl_len_w): length |w|, the weight itself as a distance,
+    networkx's convention for `average_shortest_path_length(G, weight="weight")`: strong
+    weights are *long*. The two weighted lengths can order two masks oppositely; the
+    paper's length is not known (the reference code has no graph code), so both are given.
   ASPL is the mean of d(u, v) over the ordered pairs u != v that are connected; pairs in
   different components (e.g. a unit whose every weight was pruned) are left out, and the
   fraction of pairs that are connected is reported next to it.
@@ -37,6 +38,15 @@ the fraction of 3-paths that close into a 4-cycle (each 4-cycle holds four 3-pat
 matrix, c_uv = (A^2)_uv common neighbours and d_v degrees:
     #C4 = (1/8) sum_{u != v} c_uv (c_uv - 1)        (each 4-cycle has two diagonals)
     #P3 = sum_{edges (u, v)} (d_u - 1)(d_v - 1)    (a 3-path by its middle edge; no triangles)
+
+and the bipartite clustering of Latapy, Magnien & Del Vecchio (2008), "Basic notions for
+the analysis of large two-mode networks", Social Networks 30(1):31-48 (networkx's
+`bipartite.average_clustering`, mode "dot"), an average over nodes instead of a ratio of
+counts:
+
+    c_uv = |N(u) & N(v)| / |N(u) | N(v)|          for v a second neighbour of u
+    C(u) = mean of c_uv over u's second neighbours (0 if it has none)
+    C    = mean of C(u) over all nodes
 """
 import re
 
@@ -108,7 +118,7 @@ def average_shortest_path_length(adjacency, weighted=False, length="inverse"):
     """(ASPL over connected ordered pairs u != v, fraction of ordered pairs connected).
 
     weighted=False: hop counts. weighted=True: edge lengths from the entries |w|,
-    mean|w| / |w| (length="inverse") or |w| / mean|w| (length="weight").
+    mean|w| / |w| (length="inverse") or |w| itself (length="weight", networkx's).
     The adjacency is symmetric, so the directed search (faster in scipy) gives the
     undirected distances.
     """
@@ -118,8 +128,8 @@ def average_shortest_path_length(adjacency, weighted=False, length="inverse"):
         lengths = adjacency.copy()
         if length not in ("inverse", "weight"):
             raise ValueError(f"length must be 'inverse' or 'weight', not {length!r}")
-        mean = lengths.data.mean()
-        lengths.data = mean / lengths.data if length == "inverse" else lengths.data / mean
+        if length == "inverse":
+            lengths.data = lengths.data.mean() / lengths.data
         dist = csgraph.shortest_path(lengths, method="D")  # (N, N)
     else:
         dist = csgraph.shortest_path(adjacency, method="D", unweighted=True)  # (N, N)
@@ -142,11 +152,27 @@ def robins_alexander_clustering(adjacency):
     return float(4.0 * cycles4 / paths3) if paths3 > 0 else 0.0
 
 
-def graph_metrics(masks, weights=None, rng=None, lengths=("inverse",), cache=None):
+def latapy_clustering(adjacency):
+    """C = mean over nodes of the mean Jaccard overlap of a node's neighbourhood with each
+    of its second neighbours' (module docstring); networkx's bipartite.average_clustering."""
+    A = (sparse.csr_matrix(adjacency) != 0).astype(np.float64).toarray()  # (N, N) 0/1
+    degree = A.sum(axis=1)  # (N,)
+    common = A @ A  # (N, N) |N(u) & N(v)|
+    np.fill_diagonal(common, 0.0)
+    second = common > 0  # (N, N) v a second neighbour of u (no triangles: none is a neighbour)
+    union = degree[:, None] + degree[None, :] - common  # (N, N) |N(u) | N(v)|
+    overlap = np.where(second, common / np.where(second, union, 1.0), 0.0)  # (N, N) c_uv
+    n_second = second.sum(axis=1)  # (N,)
+    per_node = np.where(n_second > 0, overlap.sum(axis=1) / np.maximum(n_second, 1), 0.0)  # (N,)
+    return float(per_node.mean()) if len(per_node) else 0.0
+
+
+def graph_metrics(masks, weights=None, rng=None, lengths=("inverse", "weight"), cache=None):
     """The measures of the layered graph of a chain of mask blocks: {"aspl",
-    "reachable_fraction", "clustering"}; with weights also "aspl_len_inv_w" (and
-    "aspl_len_w" if "weight" is in lengths); with a numpy Generator rng also
-    "clustering_random", the clustering of a random mask with the same number of kept
+    "reachable_fraction", "clustering" (Robins-Alexander), "clustering_latapy"}; with
+    weights also "aspl_len_inv_w" and "aspl_len_w" (the lengths asked for); with a numpy
+    Generator rng also "clustering_random" and "clustering_latapy_random", the clusterings
+    of a random mask with the same number of kept
     weights per block (clustering follows the per-layer densities: a random bipartite graph
     of edge density q has C close to q). cache: a dict reused across calls so that the
     mask-only measures of a mask seen before are not recomputed."""
@@ -156,7 +182,8 @@ def graph_metrics(masks, weights=None, rng=None, lengths=("inverse",), cache=Non
     if cache is None or key not in cache:
         aspl, reachable = average_shortest_path_length(adjacency)
         found = {"aspl": aspl, "reachable_fraction": reachable,
-                 "clustering": robins_alexander_clustering(adjacency)}
+                 "clustering": robins_alexander_clustering(adjacency),
+                 "clustering_latapy": latapy_clustering(adjacency)}
         if cache is not None:
             cache[key] = found
     out = dict(cache[key] if cache is not None else found)
@@ -165,7 +192,8 @@ def graph_metrics(masks, weights=None, rng=None, lengths=("inverse",), cache=Non
         for length in lengths:
             out[names[length]] = average_shortest_path_length(adjacency, weighted=True, length=length)[0]
     if rng is not None:
-        out["clustering_random"] = robins_alexander_clustering(
-            layered_adjacency(random_blocks_like(masks, rng)))
+        random_graph = layered_adjacency(random_blocks_like(masks, rng))
+        out["clustering_random"] = robins_alexander_clustering(random_graph)
+        out["clustering_latapy_random"] = latapy_clustering(random_graph)
     return out
 

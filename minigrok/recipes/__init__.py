@@ -13,6 +13,7 @@ text printed. Every run they train is a unit of the run store under ROOT/runs/
     edge-popup    Table 1: wd only and edge-popup in three settings from the memorising weights
     imp           iterative magnitude pruning levels vs one-shot
     ops           dense vs ticket t_gen and speed-up for every modular operation
+    when-to-prune tickets of many seeds pruned at the cap, N epochs after grokking, later
 """
 import os
 import time
@@ -25,11 +26,11 @@ from ..pruning.magnitude import check_kept
 from ..runs import TOKEN_MODELS
 from ..settings import check_setting
 from . import (edge_popup, imp, no_decay, non_grokking, norm_control, ops, pai, rate_sweep,
-               ticket)
+               ticket, when_to_prune)
 from .common import DEFAULT_SEEDS, parse_seeds, recipe_config
 
 RECIPES = {m.NAME: m for m in (ticket, rate_sweep, no_decay, non_grokking, norm_control, pai,
-                               edge_popup, imp, ops)}
+                               edge_popup, imp, ops, when_to_prune)}
 EXPERIMENTS = tuple(name for name in RECIPES if name != "ticket")
 
 

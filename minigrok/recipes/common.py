@@ -139,15 +139,17 @@ def dense_runs(cfg, where, seeds, quiet=False, stop_after=None):
 def train_masked(jobs, hp, where, label, quiet=False, stacked=True):
     """Train each job {"seed", "params" (theta_0 or any start), "masks" (or None), and
     optionally its own "hp"} with the settings hp as a unit of ROOT/runs/ (see
-    train_units; stacked=True stacks those trained here). Returns one {"params",
-    "metrics", "times", "dir"} per job."""
+    train_units; stacked=True stacks those trained here). Jobs of the same run key (the
+    same start, mask and settings) share one run. Returns one {"params", "metrics",
+    "times", "dir"} per job."""
     if not jobs:
         return []
     units = [{"spec": plan({**j.get("hp", hp), "seed": j["seed"]}, params0=j["params"], masks=j["masks"])}
              for j in jobs]
     for u in units:
         u["dir"] = unit_folder(where["root"], u["spec"])
-    results = train_units(units, where, label, quiet, stacked)
+    unique = list({u["dir"]: u for u in units}.values())  # two jobs of one run key: one run
+    results = train_units(unique, where, label, quiet, stacked)
     by_dir = {r["dir"]: r for r in results}
     return [{**by_dir[u["dir"]], "times": grokking_times(by_dir[u["dir"]]["metrics"])} for u in units]
 
@@ -189,6 +191,13 @@ def stats(values):
     else:
         out.update(mean=None, std=None, min=None, max=None)
     return out
+
+
+def spread(values, fmt):
+    """'median M [Q1-Q3] (min-max)', quartiles by linear interpolation between the values."""
+    q1, median, q3 = (statistics.quantiles(values, n=4, method="inclusive") if len(values) > 1
+                      else values * 3)
+    return f"median {fmt(median)} [{fmt(q1)}-{fmt(q3)}] ({fmt(min(values))}-{fmt(max(values))})"
 
 
 def aggregate(rows):

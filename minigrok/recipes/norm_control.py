@@ -3,6 +3,8 @@
     ticket       theta_0 * mask                     (mask: top (1 - rate) of |theta_T|)
     dense L1     theta_0 * r_1, r_1 = |theta_0 * mask|_1 / |theta_0|_1, trained dense
     dense L2     theta_0 * r_2 (the same with L2 norms)
+    dense L2 ref theta_0 * r_2^ref, the reference code's ratio of the sums of per-matrix L2
+                 norms (pruning/norm_control.py; its L1 ratio is r_1 itself)
     dense        the cached dense run (theta_0 itself)
 
 Each trained on its own with the ticket's settings and early stop (all seeds' dense runs
@@ -31,10 +33,11 @@ def run(cfg, where, folder, seeds, opts, quiet=False):
     for s in seeds:
         theta_0, masks = dense[s]["theta_0"], magnitude_prune(dense[s]["params"], rate=rate)
         jobs.append({"cond": "ticket", "seed": s, "params": theta_0, "masks": masks, "ratio": None})
-        for norm in ("l1", "l2"):
-            jobs.append({"cond": f"dense {norm.upper()}-matched", "seed": s, "masks": None,
-                         "params": norm_matched_init(theta_0, masks, norm),
-                         "ratio": norm_ratio(theta_0, masks, norm)})
+        for norm, variant, cond in (("l1", "global", "dense L1-matched"), ("l2", "global", "dense L2-matched"),
+                                    ("l2", "matrix_sum", "dense L2-matched (ref)")):
+            jobs.append({"cond": cond, "seed": s, "masks": None,
+                         "params": norm_matched_init(theta_0, masks, norm, variant),
+                         "ratio": norm_ratio(theta_0, masks, norm, variant)})
     results = train_masked(jobs, ticket_hp(cfg), where, "norm control", quiet, stacked=False)
     for s in seeds:
         d = dense[s]

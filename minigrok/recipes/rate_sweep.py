@@ -11,15 +11,14 @@
 into OUT/rate-sweep/. Paper: every rate in 0.1-0.7 groks sooner than dense, 0.5
 fastest, 0.9 never groks.
 """
-import statistics
 import time
 
 from ..errors import MinigrokError
 from ..figures import plotter
 from ..fmt import fmt_count, fmt_epoch, fmt_rate, fmt_speedup
 from ..pruning.magnitude import SCOPES, magnitude_prune
-from .common import (check_rates, dense_runs, finish, format_table, result_row, say, ticket_hp,
-                     train_masked)
+from .common import (check_rates, dense_runs, finish, format_table, result_row, say, spread,
+                     ticket_hp, train_masked)
 
 NAME = "rate-sweep"
 OPTIONS = ("rates", "scope", "dense_stop_after")  # the options it takes besides the training settings
@@ -117,14 +116,7 @@ def distribution_lines(rows):
             lines.append(f"rate {fmt_rate(rate)}: no seed where both reached 0.99 (of {n})")
             continue
         lines.append(f"rate {fmt_rate(rate)}, the {len(both)} of {n} seeds where dense and ticket "
-                     f"reached 0.99: dense t_gen {_spread([r['dense_t_gen'] for r in both], fmt_epoch)}; "
-                     f"ticket t_gen {_spread([r['t_gen'] for r in both], fmt_epoch)}; "
-                     f"speed-up {_spread([r['speedup'] for r in both], fmt_speedup)}")
+                     f"reached 0.99: dense t_gen {spread([r['dense_t_gen'] for r in both], fmt_epoch)}; "
+                     f"ticket t_gen {spread([r['t_gen'] for r in both], fmt_epoch)}; "
+                     f"speed-up {spread([r['speedup'] for r in both], fmt_speedup)}")
     return lines
-
-
-def _spread(values, fmt):
-    """'median M [Q1-Q3] (min-max)', quartiles by linear interpolation between the values."""
-    q1, median, q3 = (statistics.quantiles(values, n=4, method="inclusive") if len(values) > 1
-                      else values * 3)
-    return f"median {fmt(median)} [{fmt(q1)}-{fmt(q3)}] ({fmt(min(values))}-{fmt(max(values))})"
