@@ -27,13 +27,27 @@ def test_ticket_step_by_step_example():
     assert "mask density 0.400" in out and "ticket t_gen" in out
 
 
+def test_which_pairs_fail_example(tmp_path):
+    """On a small ticket folder: one block per run, its counts adding up to the test set."""
+    import re
+    from minigrok.cli import main
+    out = str(tmp_path / "t")
+    assert main(["ticket", "--model", "transformer", "--p", "11", "--epochs", "50", "--quiet", "--out", out]) == 0
+    runs = [os.path.join(out, "runs", r) for r in sorted(os.listdir(os.path.join(out, "runs")))]
+    text = run_example("03_which_pairs_fail.py", *runs)
+    assert text.count("test pairs wrong") == 2 and "diagonal a = b" in text
+    for wrong, total in re.findall(r": (\d+) of (\d+) test pairs wrong", text):
+        assert 0 <= int(wrong) <= int(total)
+
+
 def test_crosscheck_example():
     pytest.importorskip("torch")
     out = run_example("crosscheck_torch.py", "--p", "11", "--steps", "5", "--dtype", "float64")
     assert "after 5 AdamW steps" in out
 
 
-@pytest.mark.parametrize("name", ["01_train_mlp.py", "02_ticket_step_by_step.py", "crosscheck_torch.py"])
+@pytest.mark.parametrize("name", ["01_train_mlp.py", "02_ticket_step_by_step.py", "03_which_pairs_fail.py",
+                                  "crosscheck_torch.py"])
 def test_example_docstring_lists_the_options_its_parser_takes(name):
     """The usage line of each example's docstring names exactly the options of its parser."""
     import re
