@@ -78,6 +78,8 @@ def _add_training_args(parser, defaults, with_seed=True):
                    "the vector tasks)")
     g.add_argument("--kappa", type=float, help="init scale: W ~ N(0, (kappa / sqrt(fan_in))^2) "
                    f"({_task_defaults('kappa', 1.0)})")
+    g.add_argument("--d-model", type=int, help="transformer: width N, d_model = d_head = d_mlp = N with "
+                   "one head, as the reference config ties them (default 128)")
     g.add_argument("--op", default=defaults["op"],
                    help=f"one of {', '.join(OPERATIONS)} (default %(default)s)")
     g.add_argument("--p", type=int, default=defaults["p"], help="modulus (default %(default)s)")
@@ -139,6 +141,12 @@ def _training_config(args):
                 "stop_threshold": args.stop_threshold,
                 "seed": getattr(args, "seed", None)}
     cfg.update({k: v for k, v in optional.items() if v is not None})
+    if args.d_model is not None:
+        if cfg.get("model") != "transformer":
+            raise MinigrokError(f"--d-model {args.d_model} is not allowed for model "
+                                f"{cfg.get('model') or 'mlp'!r}: it sets the transformer's width")
+        check_setting("d_model", args.d_model)
+        cfg.update(d_model=args.d_model, d_head=args.d_model, d_mlp=args.d_model)
     if "checkpoint_every" in args.given:  # 'none' is a value here, not "left unset"
         cfg["checkpoint_every"] = args.checkpoint_every
     if cfg.get("model") is not None and cfg["model"] not in MODELS:

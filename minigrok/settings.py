@@ -64,6 +64,7 @@ RULES = {
     "frac": _number(lambda v: 0 < v < 1, "in (0, 1)"),
     "n_train": _optional(_int_at_least(1)),
     "kappa": _number(lambda v: v > 0, "> 0"),
+    "d_model": _int_at_least(1),
     "dtype": ((lambda v: v in ("float32", "float64")), "float32 or float64"),
     # pruning and recipes
     "rate": _number(lambda v: 0 <= v < 1, "in [0, 1) (the fraction of weights removed)"),

@@ -1,6 +1,8 @@
 """The command line: every bad argument ends with one clear line, a non-zero exit and no
 file written; train/prune write what they promise."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -204,3 +206,14 @@ def test_every_option_of_every_subcommand_has_a_help_that_gives_its_default():
             expected = None if name == "train" else TICKET_STOP_AFTER
             assert stop.default == expected and ("default: none" if expected is None else
                                                  f"default {expected}") in formatter._expand_help(stop)
+
+
+def test_d_model_sets_the_transformer_width(tmp_path):
+    """--d-model N: d_model = d_head = d_mlp = N (one head), in the run's config and weights."""
+    from minigrok import io
+    out = str(tmp_path / "r")
+    assert main(["train", "--model", "transformer", "--d-model", "16", "--p", "11", "--epochs", "3",
+                 "--quiet", "--out", out]) == 0
+    params = io.load_npz(os.path.join(out, "final.npz"))["params"]
+    assert params["W_E"].shape == (16, 11) and params["W_Q"].shape == (1, 16, 16)
+    assert params["W_in"].shape == (16, 16) and params["W_U"].shape == (16, 11)

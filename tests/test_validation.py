@@ -57,6 +57,8 @@ def refused(args, capsys, *fragments):
     (["train", "--p", "100003"], "p = 100003 needs about"),
     (["train", "--p", "3037000499"], "p = 3037000499 needs about"),
     (["ticket", "--rate", "0.9999999"], "keeps none of the"),
+    (["train", "--model", "mlp", "--d-model", "64"], "--d-model 64 is not allowed for model 'mlp'"),
+    (["train", "--model", "transformer", "--d-model", "0"], "d_model = 0"),
     (["experiment", "edge-popup", "--ep-lr", "nan"], "ep_lr = nan"),
     (["train", "--epochs", "1e3"], "invalid int value: '1e3'"),
     (["train", "--seed", "1.5"], "invalid int value: '1.5'"),
