@@ -217,3 +217,13 @@ def test_d_model_sets_the_transformer_width(tmp_path):
     params = io.load_npz(os.path.join(out, "final.npz"))["params"]
     assert params["W_E"].shape == (16, 11) and params["W_Q"].shape == (1, 16, 16)
     assert params["W_in"].shape == (16, 16) and params["W_U"].shape == (16, 11)
+
+
+def test_each_model_gets_its_default_split():
+    """No --split: the MLP trains on the sym split, the Transformer on all ordered pairs; a
+    --split given wins."""
+    from minigrok.runs import with_defaults
+    assert with_defaults({"model": "mlp"})["split"] == "sym"
+    assert with_defaults({"model": "transformer"})["split"] == "all"
+    assert with_defaults({"model": "transformer", "split": "sym"})["split"] == "sym"
+    assert with_defaults({})["split"] == "sym"
