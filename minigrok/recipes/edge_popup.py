@@ -46,13 +46,18 @@ from .common import (dense_runs, device_data, eval_grid, finish, format_table, o
 
 NAME = "edge-popup"
 OPTIONS = ("rate", "from_epoch", "ep_epochs", "ep_lr")  # the options it takes besides the training settings
-# edge-popup's conditions: (weights trained too, weight decay: 0 or the config's)
-EP_CONDITIONS = {"EP frozen W, wd 0": (False, 0), "EP frozen W, wd 1": (False, 1),
-                 "EP W and s, wd 1": (True, 1)}
-# the paper's Table 1, by its row name, and which of our conditions runs its setting
+# the paper's Table 1, by its row name
 PAPER = {"wd only": (0.53, 0.95, 1.00, 1.00), "EP w/o wd": (0.68, 0.80, 0.84, 0.92),
          "EP + wd": (0.82, 0.96, 0.99, 1.00)}
-PAPER_ROW = {"wd only": "wd only", "EP frozen W, wd 1": "EP w/o wd", "EP W and s, wd 1": "EP + wd"}
+
+
+def ep_conditions(weight_decay):
+    """{name: (weights trained too, weight decay, the paper's row of that setting or None)}:
+    edge-popup's three settings at the config's weight decay (1: the names above)."""
+    wd = f"{weight_decay:g}"
+    return {"EP frozen W, wd 0": (False, 0.0, None),
+            f"EP frozen W, wd {wd}": (False, weight_decay, "EP w/o wd"),
+            f"EP W and s, wd {wd}": (True, weight_decay, "EP + wd")}
 
 
 def memorising_state(dense, epoch):
@@ -103,6 +108,7 @@ def run(cfg, where, folder, seeds, opts, quiet=False):
           "epochs": ep_epochs, "eval_every": eval_grid(cfg["eval_every"], report_at)}
     t0 = time.perf_counter()
     rows, curves, starts, dirs = [], {}, {}, []
+    conditions = ep_conditions(cfg["weight_decay"])
     dense = dense_runs(cfg, where, seeds, quiet)
     weights = {}
     for s in seeds:
@@ -116,10 +122,9 @@ def run(cfg, where, folder, seeds, opts, quiet=False):
         d = dense[s]
         dirs += [d["dir"], wd_only_run["dir"]]
         runs = {"wd only": wd_only_run}
-        for cond, (train_weights, decay) in EP_CONDITIONS.items():
+        for cond, (train_weights, decay, _) in conditions.items():
             scores = init_scores(weights[s], np.random.default_rng(s))
-            r = train_edge_popup(d["model"], weights[s], d["data"],
-                                 {**ticket_hp(cfg, **hp), "weight_decay": decay * cfg["weight_decay"]},
+            r = train_edge_popup(d["model"], weights[s], d["data"], {**ticket_hp(cfg, **hp), "weight_decay": decay},
                                  density_from(rate=rate), scores, label=f"{cond} seed {s}", quiet=quiet,
                                  train_weights=train_weights)
             runs[cond] = {"metrics": r["metrics"], "times": grokking_times(r["metrics"]), "masks": r["masks"]}
@@ -130,10 +135,12 @@ def run(cfg, where, folder, seeds, opts, quiet=False):
             rows.append(result_row(cond, s, result, result.get("masks"), **at))
             curves[(cond, s)] = m
     table = {cond: {f"{e}": float(np.mean([r[f"test_acc@{e}"] for r in rows if r["condition"] == cond]))
-                    for e in report_at} for cond in ("wd only", *EP_CONDITIONS)}
+                    for e in report_at} for cond in ("wd only", *conditions)}
     return finish(NAME, folder, cfg, seeds, rows, curves, t0,
                   extra={"rate": rate, "density": 1 - rate, "start": starts, "edge_popup_hp": hp,
-                         "table1": table, "paper_row": PAPER_ROW,
+                         "table1": table,
+                         "paper_row": {"wd only": "wd only",
+                                       **{c: row for c, (_, _, row) in conditions.items() if row}},
                          "paper_table1": {k: dict(zip(map(str, REPORT_EPOCHS), v)) for k, v in PAPER.items()}},
                   plot=plotter(f"edge-popup from the epoch-{start} (memorising) weights"), runs=dirs,
                   quiet=quiet)
