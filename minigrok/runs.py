@@ -7,6 +7,8 @@
                          train.train_loop (one at a time, or K stacked), checkpointing
                          and finishing in its own folder; returns each run's result
     resume_run(dir)      continue a run folder with its own settings (more epochs)
+    fork_run(spec, dir, source)  set up a run that differs from a stored run only in when
+                         it stops from that run's checkpoint before its own stop
 
 A unit's numbers depend only on its spec: the same spec gives the same numbers whether it
 was trained alone, stacked, resumed after a kill or reused from disk.
@@ -27,7 +29,7 @@ from .masks import apply, check_matches, density, ones_like
 from .models import get_model, model_config
 from .settings import check_memory, check_settings
 from .threads import blas_info
-from .train import DATA_KEYS, stack, train_loop
+from .train import DATA_KEYS, stack, stop_epoch, train_loop
 
 TRAIN_DEFAULTS = {
     "task": "modular", "op": "add", "p": 67, "frac": 0.4, "split": "sym", "seed": 0,
@@ -281,6 +283,52 @@ def _host(state):
     return {**state, "params": {k: to_numpy(v) for k, v in state["params"].items()},
             "opt_state": {"step": opt["step"], "m": {k: to_numpy(v) for k, v in opt["m"].items()},
                           "v": {k: to_numpy(v) for k, v in opt["v"].items()}}}
+
+
+# ----------------------------------------------------------------------------------------
+# a run that differs from a stored one only in when it stops
+
+def fork_run(spec, folder, source):
+    """Start the run `spec` in `folder` from the stored run in `source` when the two differ
+    only in their stopping rule (stop_after): every step before a stopping rule fires is
+    the same step, so the run is set up and given the source's newest checkpoint at or
+    before the epoch where its own rule stops it (train.stop_epoch on the source's rows;
+    its epoch cap if the rule never fires there). train_runs then continues it from that
+    checkpoint and it ends with the numbers it would have trained to from epoch 0 (the
+    bits: tests/test_store.py), for a fraction of the epochs. Its wall time includes the
+    source's time up to that checkpoint. Writes nothing and returns None when folder
+    already holds a run or no source checkpoint qualifies; else the epoch started from."""
+    if store.is_run(folder) or not store.is_run(source):
+        return None
+    source_key, source_identity, _ = store.read_identity(source)
+    changed = store.differences(source_identity, spec["identity"])
+    if any(not c.startswith("settings.stop_after:") for c in changed):
+        raise MinigrokError(f"{folder!r} cannot start from {source!r}: the runs differ in more "
+                            f"than their stopping rule ({'; '.join(changed[:3])})")
+    cfg = spec["cfg"]
+    epochs = store.checkpoint_epochs(source)
+    if not epochs:
+        return None
+    final = os.path.join(source, "final.npz")
+    rows = store.load_commit(source, "final" if os.path.isfile(final) else max(epochs), source_key)["metrics"]
+    stop = stop_epoch(rows, cfg["stop_after"], cfg["stop_threshold"])
+    limit = min(stop, cfg["epochs"]) if stop is not None else cfg["epochs"]
+    usable = [e for e in epochs if e <= limit]  # each one's rows are a prefix of `rows`
+    if not usable:
+        return None
+    epoch = max(usable)
+    ckpt = store.load_commit(source, epoch, source_key)
+    before = {c: [v for e, v in zip(ckpt["metrics"]["epoch"], ckpt["metrics"][c]) if e < epoch]
+              for c in io.METRIC_COLUMNS}
+    handle = store.setup(folder, spec["key"], spec["identity"], cfg, spec["data"], spec["params"],
+                         spec["masks"])
+    try:
+        store.write_checkpoint(folder, spec["key"], epoch,
+                               {"params": ckpt["params"], "opt_state": ckpt["opt_state"], "metrics": before},
+                               spec["masks"], float(ckpt["meta"].get("wall_time_s", 0.0)))
+    finally:
+        store.unlock(handle)
+    return epoch
 
 
 # ----------------------------------------------------------------------------------------

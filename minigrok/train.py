@@ -106,6 +106,17 @@ def held_since(metrics, threshold):
     return since
 
 
+def stop_epoch(metrics, stop_after, threshold):
+    """The first logged epoch at which train_loop's early stop fires on these rows (test
+    accuracy held >= threshold for stop_after epochs), or None if it does not."""
+    since = None
+    for epoch, acc in zip(metrics["epoch"], metrics["test_acc"]):
+        since = streak_start(since, epoch, acc >= threshold)
+        if stop_after is not None and since is not None and epoch - since >= stop_after:
+            return int(epoch)
+    return None
+
+
 def streak_start(since, epoch, held):
     """The streak's first epoch after logging `epoch`: kept while held, None once broken."""
     if not held:

@@ -2,6 +2,7 @@
 rate-sweep and ops at p = 23, and the shared pieces (dense runs in the store, seeds,
 critical-rate search) on their own. A few seconds in all."""
 import csv
+import glob
 import json
 import os
 
@@ -167,7 +168,8 @@ def test_every_other_experiment_runs_end_to_end(name, extra, tmp_path, capsys):
     """Each remaining experiment through the command line at p = 23: exit 0, CSV, PNG and
     summary.json, one row per condition and seed, and the dense row equal to the cache."""
     code = main(["experiment", name, *SMALL_ARGS, "--seeds", "0", "--out", str(tmp_path), *extra])
-    assert code == 0, capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert code == 0, err
     rows, summary = check_outputs(str(tmp_path), name)
     assert {r["seed"] for r in rows} == {"0"}
     if name == "no-decay":  # at frac 0.8, 0.6 groks without wd, 0.97 (3% of weights) does not
@@ -188,6 +190,10 @@ def test_every_other_experiment_runs_end_to_end(name, extra, tmp_path, capsys):
         assert t_gen is not None and by["held 20"]["pruned_at"] == t_gen + 20
         assert all(r["gap"] == r["pruned_at"] - t_gen for r in by.values())
         assert sum(b["n"] for b in summary["gap_bins"]) == 4
+        from minigrok import store  # each held run started from the late run's checkpoint
+        held = [d for d in glob.glob(str(tmp_path / "runs" / "*-dense-*"))
+                if store.read_identity(d)[1]["settings"]["stop_after"] is not None]
+        assert len(held) == 2 and all(store.checkpoint_epochs(d)[0] > 100 for d in held)
     if name == "edge-popup":
         assert set(summary["table1"]) == {"wd only", "EP frozen W, wd 0", "EP frozen W, wd 1", "EP W and s, wd 1"}
 

@@ -346,3 +346,31 @@ def test_14_a_run_of_other_numerics_is_never_continued_or_reused(finished, monke
         assert code == 2
         one_error_line(err, "computed with other numerics", "0123456789abcdef")
         assert tree(finished) == before
+
+
+# ----------------------------------------------------------------------------------------
+# a run that differs from a stored run only in when it stops starts from its checkpoint
+
+def test_a_forked_run_ends_with_the_bits_of_a_run_trained_from_epoch_0(tmp_path):
+    from minigrok import store
+    from minigrok.errors import MinigrokError
+    from minigrok.runs import fork_run, plan, train_runs
+    base = {"p": 23, "frac": 0.8, "lr": 1e-2, "checkpoint_every": 20, "stop_threshold": 0.3}
+    source = str(tmp_path / "source")  # trained on to its cap, past where the others stop
+    train_runs([{"spec": plan({**base, "epochs": 300}), "dir": source}], quiet=True)
+    for stop_after, epochs in ((40, 300), (1000, 260)):  # fires at ~230; never fires by the cap
+        cfg = {**base, "epochs": epochs, "stop_after": stop_after}
+        fresh, forked = str(tmp_path / f"fresh{stop_after}"), str(tmp_path / f"forked{stop_after}")
+        want = train_runs([{"spec": plan(cfg), "dir": fresh}], quiet=True)[0]
+        start = fork_run(plan(cfg), forked, source)
+        assert start is not None and start > 100
+        got = train_runs([{"spec": plan(cfg), "dir": forked}], quiet=True)[0]
+        assert got["metrics"] == want["metrics"]
+        assert got["summary"]["stopped_early"] == want["summary"]["stopped_early"] == (stop_after == 40)
+        for k in want["params"]:
+            assert np.array_equal(got["params"][k], want["params"][k]), k
+        assert store.checkpoint_epochs(forked)[0] == start  # nothing before the copied one
+        assert fork_run(plan(cfg), forked, source) is None  # a run already there: untouched
+    with pytest.raises(MinigrokError, match="more than their stopping rule"):
+        fork_run(plan({**base, "epochs": 300, "stop_after": 40, "lr": 2e-2}), str(tmp_path / "other"), source)
+    assert not os.path.exists(tmp_path / "other")

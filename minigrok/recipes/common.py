@@ -33,7 +33,7 @@ from ..errors import MinigrokError
 from ..fmt import fmt_acc
 from ..parallel import run_units
 from ..masks import density as mask_density
-from ..runs import plan, train_runs, unit_folder, with_defaults
+from ..runs import fork_run, plan, train_runs, unit_folder, with_defaults
 from ..settings import check_setting
 from ..train import DATA_KEYS, grokking_times
 
@@ -116,15 +116,21 @@ def train_units(units, where, label, quiet=False, stacked=False):
     return train_runs(units, stacked=stacked, label=label, quiet=quiet)
 
 
-def train_dense(cfgs, where, quiet=False):
+def train_dense(cfgs, where, quiet=False, start_from=None):
     """{key: the dense run of cfgs[key]} in ROOT/runs/ (trained if missing, resumed if
     interrupted, reused if finished; all of them at once through train_units):
     {"model", "data", "theta_0", "params" (final), "metrics", "summary", "dir", "seed"},
-    arrays on the host."""
+    arrays on the host. start_from: {key: the folder of a stored run that differs from
+    cfgs[key] only in when it stops}, whose checkpoint a new run starts from (fork_run)."""
     specs = {k: plan(c) for k, c in cfgs.items()}
     units = [{"spec": spec, "dir": unit_folder(where["root"], spec)} for spec in specs.values()]
-    for u in units:
-        say(f"dense: {'reusing' if store.is_run(u['dir']) else 'training'} {u['dir']}", quiet)
+    for k, u in zip(specs, units):
+        source = (start_from or {}).get(k)
+        started = fork_run(u["spec"], u["dir"], source) if source else None
+        if started is not None:
+            say(f"dense: {u['dir']} starts from epoch {started} of {source}", quiet)
+        else:
+            say(f"dense: {'reusing' if store.is_run(u['dir']) else 'training'} {u['dir']}", quiet)
     results = train_units(units, where, "dense", quiet)
     return {k: {**r, "model": spec["model"], "data": spec["data"], "theta_0": spec["params"],
                 "seed": spec["cfg"]["seed"], "times": grokking_times(r["metrics"])}

@@ -12,7 +12,9 @@ with the same settings; only the dense weights the mask is taken from differ:
     cap L          the dense run trained on to a later cap --late-epochs L (50,000)
 
 The "cap" policies share one dense run per seed (trained to L, with a checkpoint at E; the
-epoch cap is not part of a run's key); each "held N" is its own run. Per policy and seed
+epoch cap is not part of a run's key); each "held N" is its own run, which starts from
+that run's checkpoint just before it stops (runs.fork_run: the same steps, so the same
+bits as training it from epoch 0, in at most checkpoint_every epochs of its own). Per policy and seed
 the table reads: the epoch pruned at, the dense t_gen(0.99) (as that policy's dense run
 saw it: a dense run that reached 0.99 only after E has "never" under cap E), the
 ticket's t_gen(0.99) and the speed-up dense / ticket. The gap between grokking and
@@ -70,9 +72,13 @@ def until(metrics, epoch):
 
 def run(cfg, where, folder, seeds, opts, quiet=False):
     t0 = time.perf_counter()
-    cfgs = {("late", s): dense_config({**cfg, "epochs": opts["late_epochs"]}, s) for s in seeds}
-    cfgs.update({(n, s): dense_config(cfg, s, stop_after=n) for n in opts["held"] for s in seeds})
-    dense = train_dense(cfgs, where, quiet)  # every dense run at once (in parallel where asked)
+    # the dense runs to the later cap first; each "held N" run then starts from its seed's
+    # run at the last checkpoint before it stops (the same steps: runs.fork_run)
+    dense = train_dense({("late", s): dense_config({**cfg, "epochs": opts["late_epochs"]}, s) for s in seeds},
+                        where, quiet)
+    dense.update(train_dense({(n, s): dense_config(cfg, s, stop_after=n) for n in opts["held"] for s in seeds},
+                             where, quiet, start_from={(n, s): dense["late", s]["dir"]
+                                                       for n in opts["held"] for s in seeds}))
     prunes = {}  # (policy, seed): {"weights", "epoch", "dense_t_gen", "dense"}
     for name, stop_after, cap in policies(cfg, opts):
         for s in seeds:
