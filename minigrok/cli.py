@@ -33,7 +33,10 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, allow_abbrev=False, **kwargs)
 
     def error(self, message):
-        raise MinigrokError(f"{self.prog.split(' ', 1)[-1]}: {message}")
+        """'SUBCOMMAND: message'; the top-level parser's own errors without a prefix
+        (the line already starts with 'minigrok: error:')."""
+        sub = self.prog.split(" ", 1)[1] if " " in self.prog else None
+        raise MinigrokError(f"{sub}: {message}" if sub else message)
 
 
 def given_options(parser, argv):

@@ -67,6 +67,8 @@ def test_prune_then_train_with_mask_and_init(trained, tmp_path, capsys):
     (["train", "--backend", "jax"], "unknown backend 'jax'"),
     (["train", "--init", "missing.npz"], "does not exist"),
     (["train", "--report-threshold", "1.5"], "report_threshold = 1.5 is not allowed"),
+    (["train", "--bogus", "1"], "error: unrecognized arguments: --bogus 1"),  # said once, no 'minigrok:' twice
+    (["train", "--lr", "x"], "error: train: argument --lr: invalid float value: 'x'"),
 ])
 def test_bad_train_arguments(args, message, tmp_path, capsys):
     out = tmp_path / "out"

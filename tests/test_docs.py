@@ -20,7 +20,8 @@ def text_files():
 
 
 def test_links_point_into_the_repository():
-    for path in (os.path.join(ROOT, "README.md"), DESIGN):
+    for path in (os.path.join(ROOT, "README.md"), os.path.join(ROOT, "RESULTS.md"),
+                 os.path.join(ROOT, "benchmarks", "RESULTS.md"), DESIGN):
         with open(path) as f:
             text = f.read()
         for target in re.findall(r"\]\(([^)#]+)\)", text):
@@ -48,3 +49,12 @@ def test_design_notes_list_the_files_of_a_run_folder(tmp_path, capsys):
     row = next(line for line in section.splitlines() if line.startswith("| `summary.json`"))
     for key in summary:
         assert f"`{key}`" in row, key
+
+
+def test_the_readme_lists_every_checked_setting():
+    """The README's table of allowed values names every setting settings.RULES checks."""
+    from minigrok.settings import RULES
+    with open(os.path.join(ROOT, "README.md")) as f:
+        table = f.read().split("| setting | allowed |", 1)[1].split("\n\n", 1)[0]
+    named = set(re.findall(r"`([a-z0-9_]+)`", table))
+    assert set(RULES) - named == set(), set(RULES) - named
