@@ -174,9 +174,10 @@ def main(argv=None):
         return 2
     from minigrok.errors import MinigrokError
     from minigrok.provenance import check_record_path, write_record
+    started = None
     if args.record:
         try:
-            check_record_path(args.record)
+            started = check_record_path(args.record)
         except MinigrokError as exc:
             print(f"bench: error: {exc}", file=sys.stderr)
             return 2
@@ -189,7 +190,7 @@ def main(argv=None):
     if args.record:
         argv = sys.argv[1:] if argv is None else list(argv)
         write_record(args.record, argv, format_table(info, results), args.models.split(","),
-                     program="python benchmarks/bench.py")
+                     program="python benchmarks/bench.py", started=started)
     return 0
 
 

@@ -238,8 +238,7 @@ RECIPE_OPTIONS = ("rate", "scope", "rewind_epoch", "dense_stop_after", "from_epo
 def cmd_recipe(args):
     from .provenance import check_record_path, write_record
     name, root, folder, seeds = RECIPE_COMMANDS[args.command](args)
-    if args.record:
-        check_record_path(args.record)
+    started = check_record_path(args.record) if args.record else None  # the code it runs
     if name not in RECIPES:
         raise MinigrokError(f"unknown experiment {name!r}; allowed: {', '.join(EXPERIMENTS)}")
     taken = RECIPES[name].OPTIONS
@@ -254,7 +253,7 @@ def cmd_recipe(args):
     print(report)
     print(f"wrote {os.path.join(folder, '')}: {', '.join(report_files(name, summary))}")
     if args.record:
-        write_record(args.record, args.argv, report, [summary["config"]["model"]])
+        write_record(args.record, args.argv, report, [summary["config"]["model"]], started=started)
         print(f"wrote the results record {args.record}", file=sys.stderr)
 
 

@@ -6,8 +6,9 @@ A record (results/NAME.json in the repository, written by `--record FILE` on `ti
 
     command      the exact command line that printed the table (without --record)
     report       the table it printed, verbatim
-    commit       the minigrok commit it ran on (git HEAD of the checkout; "dirty" if the
-                 working tree had changes), or null outside a git checkout
+    commit       the minigrok commit it ran on: git HEAD of the checkout when the command
+                 started (null outside a git checkout); "dirty" if the working tree's code
+                 had changes then, or changed (or HEAD moved) before the record was written
     date         when it finished (UTC)
     machine      CPU, cores, BLAS library / kernel / threads, NumPy and Python versions
     fingerprint  {model: fingerprint.fingerprint(model)} of the models it trained: the
@@ -98,7 +99,8 @@ def machine():
 
 
 def check_record_path(path):
-    """One-line refusal for a record path that cannot be written; before any training."""
+    """One-line refusal for a record path that cannot be written; before any training.
+    Returns git_commit() now, the code the command starts from (write_record's started)."""
     if not path.endswith(".json"):
         raise MinigrokError(f"--record {path!r}: a results record is a .json file")
     folder = os.path.dirname(os.path.abspath(path)) or "."
@@ -106,11 +108,17 @@ def check_record_path(path):
         raise MinigrokError(f"--record {path!r}: folder {folder!r} does not exist")
     if os.path.isdir(path):
         raise MinigrokError(f"--record {path!r} is a folder: give the .json file to write")
+    return git_commit()
 
 
-def write_record(path, argv, report, models, program="minigrok"):
-    """Write the record of a finished command `program argv` (see the module docstring)."""
+def write_record(path, argv, report, models, program="minigrok", started=None):
+    """Write the record of a finished command `program argv` (see the module docstring).
+    started: git_commit() when the command started (check_record_path returns it); the
+    record names that commit, dirty if the code differed from it then or differs now."""
     commit, dirty = git_commit()
+    if started is not None and started[0] is not None:
+        dirty = bool(started[1] or dirty or commit != started[0])
+        commit = started[0]
     record = {
         "command": command_line(argv, program),
         "report": report,

@@ -92,6 +92,20 @@ def test_record_names_its_command_and_report(tmp_path, capsys):
     assert provenance.blocks(text)[0][1] == provenance.render(["r.json"], str(tmp_path))
 
 
+def test_a_record_names_the_commit_it_started_from(tmp_path, monkeypatch):
+    """A commit made while a long command runs: the record names the commit the command
+    started from, and says dirty (the code may have changed under it)."""
+    states = iter([("a" * 40, False), ("b" * 40, False)])
+    monkeypatch.setattr(provenance, "git_commit", lambda: next(states))
+    path = str(tmp_path / "r.json")
+    started = provenance.check_record_path(path)
+    record = provenance.write_record(path, ["ticket"], "table", [], started=started)
+    assert (record["commit"], record["dirty"]) == ("a" * 40, True)
+    states = iter([("a" * 40, False), ("a" * 40, False)])
+    record = provenance.write_record(path, ["ticket"], "table", [], started=provenance.check_record_path(path))
+    assert (record["commit"], record["dirty"]) == ("a" * 40, False)
+
+
 @pytest.mark.parametrize("bad", ["results.txt", "missing-folder/r.json", "."])
 def test_a_bad_record_path_is_refused_before_training(bad, tmp_path, capsys):
     out = tmp_path / "o"
