@@ -317,14 +317,11 @@ def fork_run(spec, folder, source):
     if not usable:
         return None
     epoch = max(usable)
-    ckpt = store.load_commit(source, epoch, source_key)
-    before = {c: [v for e, v in zip(ckpt["metrics"]["epoch"], ckpt["metrics"][c]) if e < epoch]
-              for c in io.METRIC_COLUMNS}
+    ckpt = store.load_commit(source, epoch, source_key)  # its metrics: the rows before epoch
     handle = store.setup(folder, spec["key"], spec["identity"], cfg, spec["data"], spec["params"],
                          spec["masks"])
     try:
-        store.write_checkpoint(folder, spec["key"], epoch,
-                               {"params": ckpt["params"], "opt_state": ckpt["opt_state"], "metrics": before},
+        store.write_checkpoint(folder, spec["key"], epoch, {k: ckpt[k] for k in ("params", "opt_state", "metrics")},
                                spec["masks"], float(ckpt["meta"].get("wall_time_s", 0.0)))
     finally:
         store.unlock(handle)
