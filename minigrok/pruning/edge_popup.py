@@ -73,13 +73,18 @@ def supermask(scores, density, scope="layer"):
 def edge_popup_gradients(model, weights, scores, masks, x, y):
     """(loss, accuracy, dL/ds) with masks = supermask(scores, ...); the straight-through
     gradient dL/ds = sign(s) * dL/dW_eff * W (module docstring)."""
-    xp = array_module(*weights.values())
     forward, backward = model_functions(model)
     logits, cache = forward(apply(weights, masks), x)  # (B, p)
     loss, dlogits = cross_entropy(logits, y)
     d_eff = backward(dlogits, cache)  # dL/dW_eff, same keys
-    dscores = {k: xp.sign(scores[k]) * d_eff[k] * w for k, w in weights.items()}
-    return loss, accuracy(logits, y), dscores
+    return loss, accuracy(logits, y), score_grads(d_eff, weights, scores)
+
+
+def score_grads(d_eff, weights, scores):
+    """dL/ds = sign(s) * dL/dW_eff * W per matrix: the straight-through gradient of the
+    scores, the mask's top-k treated as the identity (module docstring)."""
+    xp = array_module(*weights.values())
+    return {k: xp.sign(scores[k]) * d_eff[k] * w for k, w in weights.items()}
 
 
 def supermask_model(model, weights, density, scope="layer"):
@@ -87,7 +92,6 @@ def supermask_model(model, weights, density, scope="layer"):
     W * top_k(|s|), backward gives dL/ds by the straight-through rule (module docstring),
     effective_weights(s) = W * top_k(|s|) (for the weight norms the loop logs)."""
     forward_w, backward_w = model_functions(model)
-    xp = array_module(*weights.values())
 
     def forward(scores, x):
         logits, cache = forward_w(apply(weights, supermask(scores, density, scope)), x)  # (B, p)
@@ -95,8 +99,7 @@ def supermask_model(model, weights, density, scope="layer"):
 
     def backward(dlogits, cache):
         inner, scores = cache
-        d_eff = backward_w(dlogits, inner)  # dL/dW_eff, same keys
-        return {k: xp.sign(scores[k]) * d_eff[k] * w for k, w in weights.items()}
+        return score_grads(backward_w(dlogits, inner), weights, scores)
 
     return SimpleNamespace(forward=forward, backward=backward,
                            effective_weights=lambda scores: apply(weights, supermask(scores, density, scope)))
@@ -135,12 +138,10 @@ def weights_and_scores_model(model, density, scope="layer"):
 
     def backward(dlogits, cache):
         inner, params, masks = cache
-        xp = array_module(dlogits)
         weights, scores = split_weights_scores(params)
         d_eff = backward_w(dlogits, inner)  # dL/dW_eff, same keys as the weights
         dweights = {k: d_eff[k] * masks[k] for k in weights}
-        dscores = {k: xp.sign(scores[k]) * d_eff[k] * w for k, w in weights.items()}
-        return join_weights_scores(dweights, dscores)
+        return join_weights_scores(dweights, score_grads(d_eff, weights, scores))
 
     return SimpleNamespace(forward=forward, backward=backward,
                            effective_weights=lambda params: effective(params)[0])
