@@ -112,9 +112,15 @@ def stop_epoch(metrics, stop_after, threshold):
     since = None
     for epoch, acc in zip(metrics["epoch"], metrics["test_acc"]):
         since = streak_start(since, epoch, acc >= threshold)
-        if stop_after is not None and since is not None and epoch - since >= stop_after:
+        if held_long_enough(since, epoch, stop_after):
             return int(epoch)
     return None
+
+
+def held_long_enough(since, epoch, stop_after):
+    """The early stop's rule at a logged epoch: a streak that began at `since` has lasted
+    stop_after epochs (never when stop_after is None)."""
+    return stop_after is not None and since is not None and epoch - since >= stop_after
 
 
 def streak_start(since, epoch, held):
@@ -217,8 +223,7 @@ def train_loop(model, params, data, hp, masks=None, opt_state=None, metrics=None
             l1, l2 = weight_norms(effective(params), len(alive) if stacked else None)
             for j, i in enumerate(alive):
                 since[i] = streak_start(since[i], epoch, test_acc[j] >= stop_thr)
-                stopped_early[j] = (stop_after is not None and since[i] is not None
-                                    and epoch - since[i] >= stop_after)
+                stopped_early[j] = held_long_enough(since[i], epoch, stop_after)
                 stopping[j] = stopping[j] or stopped_early[j]
         ending = {j: (_member(params, j, stacked), _opt_member(opt_state, j, stacked))
                   for j in range(n) if stopping[j]}  # their last params: before the step
