@@ -5,6 +5,7 @@ file is written.
 """
 import argparse
 import os
+import shlex
 import sys
 
 import numpy as np
@@ -15,7 +16,7 @@ from .data.modular import OPERATIONS, SPLITS
 from .errors import MinigrokError
 from .fmt import fmt_acc, fmt_epoch, fmt_rate
 from .models import MODELS
-from .recipes import EXPERIMENTS, RECIPES, report_files, run_recipe
+from .recipes import EXPERIMENTS, RECIPES, report_files, run_recipe, settings_record
 from .recipes.common import TICKET_STOP_AFTER, parse_list
 from .parallel import default_workers
 from .runs import TRAIN_DEFAULTS, resume_run, train_run, with_defaults
@@ -235,10 +236,9 @@ RECIPE_OPTIONS = ("rate", "scope", "rewind_epoch", "dense_stop_after", "from_epo
                   "ep_lr", "grok_threshold", "rates", "at", "ops", "held", "late_epochs")
 
 
-def cmd_recipe(args):
-    from .provenance import check_record_path, write_record
+def _recipe_call(args):
+    """(name, root, folder, seeds, cfg, opts): what a recipe command runs, from its arguments."""
     name, root, folder, seeds = RECIPE_COMMANDS[args.command](args)
-    started = check_record_path(args.record) if args.record else None  # the code it runs
     if name not in RECIPES:
         raise MinigrokError(f"unknown experiment {name!r}; allowed: {', '.join(EXPERIMENTS)}")
     taken = RECIPES[name].OPTIONS
@@ -246,14 +246,38 @@ def cmd_recipe(args):
     if unused:
         raise MinigrokError(f"{name} does not take {', '.join(unused)}")
     opts = {k: v for k, v in _recipe_options(args).items() if k in taken}
-    summary = run_recipe(name, _training_config(args), root, folder, seeds, opts, args.quiet,
+    return name, root, folder, seeds, _training_config(args), opts
+
+
+def command_settings(command):
+    """The settings (recipes.settings_record) that the recipe command line `command`
+    ('minigrok ticket --seed 0 ...') runs with this code; nothing is read or written. A
+    results record pins them: tests/test_provenance.py fails a record whose command now
+    resolves to other settings (e.g. after a default changed)."""
+    argv = shlex.split(command)
+    if argv[:1] != ["minigrok"] or len(argv) < 2 or argv[1] not in RECIPE_COMMANDS:
+        raise MinigrokError(f"{command!r} is not a minigrok ticket, sweep or experiment command")
+    parser = build_parser()
+    args = parser.parse_args(argv[1:])
+    args.given = given_options(parser, argv[1:])
+    name, _, _, seeds, cfg, opts = _recipe_call(args)
+    return settings_record(name, cfg, seeds, opts)
+
+
+def cmd_recipe(args):
+    from .provenance import check_record_path, write_record
+    name, root, folder, seeds, cfg, opts = _recipe_call(args)
+    started = check_record_path(args.record) if args.record else None  # the code it runs
+    settings = settings_record(name, cfg, seeds, opts) if args.record else None
+    summary = run_recipe(name, cfg, root, folder, seeds, opts, args.quiet,
                          workers=getattr(args, "workers", 1), scheduler=getattr(args, "scheduler", None),
                          blas_threads=args.blas_threads)
     report = RECIPES[name].report(summary)
     print(report)
     print(f"wrote {os.path.join(folder, '')}: {', '.join(report_files(name, summary))}")
     if args.record:
-        write_record(args.record, args.argv, report, [summary["config"]["model"]], started=started)
+        write_record(args.record, args.argv, report, [summary["config"]["model"]], started=started,
+                     settings=settings)
         print(f"wrote the results record {args.record}", file=sys.stderr)
 
 

@@ -13,6 +13,9 @@ A record (results/NAME.json in the repository, written by `--record FILE` on `ti
     machine      CPU, cores, BLAS library / kernel / threads, NumPy and Python versions
     fingerprint  {model: fingerprint.fingerprint(model)} of the models it trained: the
                  rounding of this code on this machine
+    settings     (ticket, sweep, experiment) what its command ran: the training settings
+                 and the model's widths with every default filled in, the seeds and every
+                 option of the recipe (recipes.settings_record)
 
 A document (README.md, RESULTS.md) embeds records between two comment lines:
 
@@ -24,6 +27,11 @@ A document (README.md, RESULTS.md) embeds records between two comment lines:
 records. tests/test_provenance.py checks that every block is what its records say, and
 recomputes each record's fingerprints: a record whose numbers this code (on a machine
 with the same BLAS kernel) would no longer give fails as stale, naming the command to rerun.
+It also resolves each record's command with this code (cli.command_settings, nothing run)
+and compares the settings with the record's: a changed default (a split, a width, when
+to prune) would otherwise leave a table under a command that now computes something
+else. A setting added after a record was made counts as unchanged only with the value
+that keeps the old behaviour, declared in SETTINGS_INTRODUCED.
 """
 import datetime
 import os
@@ -111,10 +119,11 @@ def check_record_path(path):
     return git_commit()
 
 
-def write_record(path, argv, report, models, program="minigrok", started=None):
+def write_record(path, argv, report, models, program="minigrok", started=None, settings=None):
     """Write the record of a finished command `program argv` (see the module docstring).
     started: git_commit() when the command started (check_record_path returns it); the
-    record names that commit, dirty if the code differed from it then or differs now."""
+    record names that commit, dirty if the code differed from it then or differs now.
+    settings: what the command ran (recipes.settings_record), resolved before it ran."""
     commit, dirty = git_commit()
     if started is not None and started[0] is not None:
         dirty = bool(started[1] or dirty or commit != started[0])
@@ -127,8 +136,49 @@ def write_record(path, argv, report, models, program="minigrok", started=None):
         "machine": machine(),
         "fingerprint": {m: fingerprint(m) for m in sorted(set(models))},
     }
+    if settings is not None:
+        record["settings"] = settings
     io.save_json(path, record)
     return record
+
+
+# ----------------------------------------------------------------------------------------
+# checking a record's settings
+
+# settings added to the code after records were made: {"config.KEY" / "model.KEY" /
+# "options.KEY": the value with which the code computes what it did before the setting
+# existed}. A record without the setting matches only if the command now resolves to it.
+SETTINGS_INTRODUCED = {}
+
+
+def flatten(settings, prefix=""):
+    """{"config.p": 67, "options.rate": 0.6, ...}: nested dicts as dotted keys."""
+    flat = {}
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[prefix + key] = value
+    return flat
+
+
+def settings_drift(recorded, now, introduced=None):
+    """The differences between a record's settings and what its command resolves to now:
+    ['config.split: recorded \'sym\', now \'all\'', ...]; empty when they agree. A key
+    the record lacks agrees if its value now is the one declared in `introduced`
+    (default SETTINGS_INTRODUCED)."""
+    introduced = SETTINGS_INTRODUCED if introduced is None else introduced
+    old, new = flatten(recorded), flatten(now)
+    drift = []
+    for key in sorted(set(old) | set(new)):
+        if key not in new:
+            drift.append(f"{key}: recorded {old[key]!r}, no longer a setting")
+        elif key not in old:
+            if key not in introduced or introduced[key] != new[key]:
+                drift.append(f"{key}: not recorded (added later), now {new[key]!r}")
+        elif old[key] != new[key]:
+            drift.append(f"{key}: recorded {old[key]!r}, now {new[key]!r}")
+    return drift
 
 
 # ----------------------------------------------------------------------------------------

@@ -6,8 +6,12 @@
   this code would no longer give fails as stale, naming the command to rerun. Where this
   machine's BLAS kernel differs from the record's, the fingerprint cannot be compared
   (the kernel rounds differently) and the check is skipped, saying so.
+- Every record of a ticket, sweep or experiment pins the settings its command ran; the
+  command resolved with this code (nothing run) gives the same settings, or the record
+  is stale: a changed default would otherwise leave a table under a command that now
+  computes something else.
 - The fingerprint changes with any change of rounding, and `--record` writes a record
-  that names its command, and refuses a bad path before training.
+  that names its command and settings, and refuses a bad path before training.
 """
 import glob
 import json
@@ -16,7 +20,7 @@ import os
 import pytest
 
 from minigrok import provenance
-from minigrok.cli import main
+from minigrok.cli import command_settings, main
 from minigrok.fingerprint import fingerprint
 from minigrok.threads import blas_info
 
@@ -60,6 +64,51 @@ def test_results_are_not_stale(path):
             f"{os.path.relpath(path, ROOT)}` and `python -m minigrok.provenance README.md RESULTS.md benchmarks/RESULTS.md`")
 
 
+RECIPE_RECORDS = [r for r in RECORDS if provenance.load_record(r)["command"].split()[:2] in
+                  (["minigrok", "ticket"], ["minigrok", "sweep"], ["minigrok", "experiment"])]
+
+
+@pytest.mark.parametrize("path", RECIPE_RECORDS, ids=os.path.basename)
+def test_a_record_s_command_still_runs_the_settings_it_recorded(path):
+    record = provenance.load_record(path)
+    assert "settings" in record, f"{os.path.relpath(path, ROOT)} does not name the settings it ran"
+    drift = provenance.settings_drift(record["settings"], command_settings(record["command"]))
+    assert not drift, (
+        f"results are stale: `{record['command']}` now runs other settings than "
+        f"{os.path.relpath(path, ROOT)} records ({'; '.join(drift)}): rerun it with --record "
+        f"{os.path.relpath(path, ROOT)}, or give the recorded values on its command line")
+
+
+def test_a_changed_default_makes_the_records_of_its_commands_stale(monkeypatch):
+    """Pruning the ticket's dense net after it has held 0.99 for 10,000 epochs by default,
+    or training the Transformer on the sym split by default: the records made with the
+    old defaults no longer describe what their commands compute, and the check says which
+    setting moved."""
+    from minigrok import runs
+    from minigrok.recipes import ticket
+    mlp = provenance.load_record(os.path.join(ROOT, "results", "ticket-mlp-seed0.json"))
+    d500 = provenance.load_record(os.path.join(ROOT, "results", "ticket-transformer-d500-seed0.json"))
+    for record in (mlp, d500):
+        assert not provenance.settings_drift(record["settings"], command_settings(record["command"]))
+    monkeypatch.setitem(ticket.DEFAULTS, "dense_stop_after", 10000)
+    monkeypatch.setitem(runs.MODEL_SPLITS, "transformer", "sym")
+    assert provenance.settings_drift(mlp["settings"], command_settings(mlp["command"])) == [
+        "options.dense_stop_after: recorded None, now 10000"]
+    assert provenance.settings_drift(d500["settings"], command_settings(d500["command"])) == [
+        "config.split: recorded 'all', now 'sym'", "options.dense_stop_after: recorded None, now 10000"]
+
+
+def test_a_setting_added_later_matches_only_with_its_declared_old_behaviour():
+    recorded = {"config": {"p": 67}, "options": {"rate": 0.6}}
+    now = {"config": {"p": 67, "prune_at": "cap"}, "options": {"rate": 0.6}}
+    assert provenance.settings_drift(recorded, now, introduced={}) == [
+        "config.prune_at: not recorded (added later), now 'cap'"]
+    assert provenance.settings_drift(recorded, now, introduced={"config.prune_at": "cap"}) == []
+    assert provenance.settings_drift(recorded, now, introduced={"config.prune_at": "held"}) != []
+    assert provenance.settings_drift(now, recorded, introduced={}) == [
+        "config.prune_at: recorded 'cap', no longer a setting"]
+
+
 def test_fingerprint_changes_with_the_rounding(monkeypatch):
     """The Transformer trained through its layer-by-layer pair instead of its tabulated
     form: the same function, rounded in another order, so another fingerprint."""
@@ -86,6 +135,10 @@ def test_record_names_its_command_and_report(tmp_path, capsys):
     assert record["report"].strip() and record["report"].strip() in out
     assert record["fingerprint"] == {"mlp": fingerprint("mlp")}
     assert record["machine"]["blas"]["threads"] == 1
+    assert record["settings"] == command_settings(record["command"])
+    assert record["settings"]["options"] == {"rate": 0.6, "scope": "global", "rewind_epoch": 0,
+                                             "dense_stop_after": None}
+    assert (record["settings"]["config"]["p"], record["settings"]["config"]["epochs"]) == (11, 60)
     block = f"<!-- results: r.json -->\nold\n<!-- /results -->\n"
     text = provenance.regenerate(block, str(tmp_path))
     assert f"$ {record['command']}" in text and record["report"].strip() in text

@@ -15,11 +15,13 @@ text printed. Every run they train is a unit of the run store under ROOT/runs/
     ops           dense vs ticket t_gen and speed-up for every modular operation
     when-to-prune tickets of many seeds pruned at the cap, N epochs after grokking, later
 """
+import json
 import os
 import time
 
 from .. import store
 from ..errors import MinigrokError
+from ..models import get_model
 from ..parallel import executor
 from ..threads import DEFAULT_THREADS, set_blas_threads
 from ..pruning.magnitude import check_kept
@@ -34,14 +36,10 @@ RECIPES = {m.NAME: m for m in (ticket, rate_sweep, no_decay, non_grokking, norm_
 EXPERIMENTS = tuple(name for name in RECIPES if name != "ticket")
 
 
-def run_recipe(name, cfg, root, folder=None, seeds=DEFAULT_SEEDS, opts=None, quiet=False,
-               workers=1, scheduler=None, blas_threads=DEFAULT_THREADS):
-    """Check everything, then run recipe `name` with training settings cfg, its units in
-    ROOT/runs/ and its report in folder (default ROOT/<name>/), holding folder's lock.
-    workers > 1 (local processes) or scheduler (a Dask address) train independent units
-    in parallel (parallel.py); this process's BLAS gets blas_threads threads, as every
-    worker's (threads.py). Returns the summary dict (also in folder/summary.json)."""
-    set_blas_threads(check_setting("blas_threads", blas_threads))
+def resolve(name, cfg, seeds, opts):
+    """Recipe `name`'s settings with every default filled in and checked, nothing read or
+    written: (recipe, cfg, seeds, opts), opts holding every option the recipe takes (None
+    where unset). What a results record pins (settings_record)."""
     if name not in RECIPES:
         raise MinigrokError(f"unknown experiment {name!r}; allowed: {', '.join(EXPERIMENTS)}")
     recipe = RECIPES[name]
@@ -60,13 +58,36 @@ def run_recipe(name, cfg, root, folder=None, seeds=DEFAULT_SEEDS, opts=None, qui
                             f"{', '.join(recipe.OPTIONS)}")
     if "rate" in recipe.OPTIONS and check_setting("rate", opts.setdefault("rate", 0.6)) == 0:
         raise MinigrokError("rate = 0 is not allowed here: a ticket needs a rate in (0, 1)")
+    opts = recipe.check(cfg, seeds, opts) if hasattr(recipe, "check") else opts
+    return recipe, cfg, seeds, {key: opts.get(key) for key in recipe.OPTIONS}
+
+
+def settings_record(name, cfg, seeds, opts):
+    """What recipe `name` runs for these settings, as plain JSON values: {"recipe", "config"
+    (the training settings, defaults filled in), "model" (the model's widths, its defaults
+    unless cfg sets them), "seeds", "options" (every option the recipe takes)}."""
+    _, cfg, seeds, opts = resolve(name, cfg, seeds, opts)
+    model = get_model(cfg["model"])
+    widths = {k: cfg.get(k, v) for k, v in getattr(model, "DEFAULTS", {}).items()}
+    return json.loads(json.dumps({"recipe": name, "config": cfg, "model": widths, "seeds": seeds,
+                                  "options": opts}))
+
+
+def run_recipe(name, cfg, root, folder=None, seeds=DEFAULT_SEEDS, opts=None, quiet=False,
+               workers=1, scheduler=None, blas_threads=DEFAULT_THREADS):
+    """Check everything, then run recipe `name` with training settings cfg, its units in
+    ROOT/runs/ and its report in folder (default ROOT/<name>/), holding folder's lock.
+    workers > 1 (local processes) or scheduler (a Dask address) train independent units
+    in parallel (parallel.py); this process's BLAS gets blas_threads threads, as every
+    worker's (threads.py). Returns the summary dict (also in folder/summary.json)."""
+    set_blas_threads(check_setting("blas_threads", blas_threads))
+    recipe, cfg, seeds, opts = resolve(name, cfg, seeds, opts)
     from ..runs import plan
     spec = plan({**cfg, "seed": seeds[0]})  # the settings themselves: every check, nothing written
-    opts = recipe.check(cfg, seeds, opts) if hasattr(recipe, "check") else opts
     check_setting("workers", workers)
     if scheduler is not None and not (isinstance(scheduler, str) and scheduler):
         raise MinigrokError(f"scheduler = {scheduler!r} is not allowed: give a Dask address such as tcp://HOST:8786")
-    for rate in [opts.get("rate", 0.0), *opts.get("rates", [])]:  # every mask keeps some weight
+    for rate in [opts.get("rate") or 0.0, *(opts.get("rates") or [])]:  # every mask keeps some weight
         check_kept(spec["params"], 1 - check_setting("rate", rate), opts.get("scope") or "global")
     folder = folder or os.path.join(root, name)
     store.check_output_folder(root)
@@ -99,4 +120,4 @@ def report_files(name, summary):
     return ["results.csv", "summary.json", "metrics/", f"{name}.png"]
 
 
-__all__ = ["RECIPES", "EXPERIMENTS", "run_recipe", "report", "report_files", "parse_seeds"]
+__all__ = ["RECIPES", "EXPERIMENTS", "resolve", "settings_record", "run_recipe", "report", "report_files", "parse_seeds"]
