@@ -57,7 +57,12 @@ def given_options(parser, argv):
 
 def _int_or_none(text):
     """An integer, or 'none'."""
-    return None if text.strip().lower() == "none" else int(text)
+    if text.strip().lower() == "none":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed: give an integer or 'none'") from None
 
 
 def _task_defaults(key, base=None):
@@ -211,6 +216,8 @@ def _recipe_options(args):
              "late_epochs": "late_epochs"}
     opts = {key: getattr(args, dest) for dest, key in names.items()
             if getattr(args, dest, None) is not None}
+    if "dense_stop_after" in args.given:  # given as none: the paper's policy, not "unset"
+        opts["dense_stop_after"] = args.dense_stop_after
     if getattr(args, "rates", None) is not None:
         opts["rates"] = parse_list(args.rates, float, "--rates")
     if getattr(args, "held", None) is not None:
@@ -327,9 +334,9 @@ def _add_sweep_args(p):
     p.add_argument("--rates", help="comma-separated pruning rates, fractions removed (default "
                    f"rate-sweep {','.join(map(fmt_rate, RECIPES['rate-sweep'].RATES))}; "
                    f"no-decay {','.join(map(fmt_rate, RECIPES['no-decay'].RATES))})")
-    p.add_argument("--dense-stop-after", type=int,
+    p.add_argument("--dense-stop-after", type=_int_or_none, metavar="N",
                    help="rate-sweep: stop the dense runs once they have held --stop-threshold "
-                        "for N epochs (default: train to --epochs, as the paper)")
+                        "for N epochs (default: none, train to --epochs, as the paper)")
 
 
 def _add_record_arg(p):
@@ -375,9 +382,13 @@ def build_parser():
     p.add_argument("--scope", default=d["scope"], help="global or layer (default %(default)s)")
     p.add_argument("--rewind-epoch", type=int, default=d["rewind_epoch"],
                    help="rewind to the dense weights at this epoch (default %(default)s: theta_0)")
-    p.add_argument("--dense-stop-after", type=int, default=d["dense_stop_after"],
+    p.add_argument("--dense-stop-after", type=_int_or_none, metavar="N",
                    help="prune the dense net once its test accuracy has held >= --stop-threshold "
-                        "for N epochs (default: train it to --epochs and prune there, as the paper)")
+                        "for N epochs, or at --epochs if it never has; none: train it to --epochs "
+                        "and prune there, as the paper (default: "
+                        + "; ".join(f"{n} for the {m} on the {t} task" for (t, m), n in
+                                    RECIPES["ticket"].DENSE_STOP_AFTER.items())
+                        + "; none for the others; see RESULTS.md, When to prune)")
     p.add_argument("--out", default="runs/ticket", help="output folder (default %(default)s); "
                    "its runs/ holds the dense run and one run per ticket")
     _add_record_arg(p)

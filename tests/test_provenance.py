@@ -80,22 +80,22 @@ def test_a_record_s_command_still_runs_the_settings_it_recorded(path):
 
 
 def test_a_changed_default_makes_the_records_of_its_commands_stale(monkeypatch):
-    """Pruning the ticket's dense net after it has held 0.99 for 10,000 epochs by default,
-    or training the Transformer on the sym split by default: the records made with the
-    old defaults no longer describe what their commands compute, and the check says which
-    setting moved."""
+    """Another default for when the ticket prunes, or the Transformer trained on the sym
+    split by default: the records made with the old defaults no longer describe what
+    their commands compute, and the check says which setting moved."""
     from minigrok import runs
     from minigrok.recipes import ticket
     mlp = provenance.load_record(os.path.join(ROOT, "results", "ticket-mlp-seed0.json"))
     d500 = provenance.load_record(os.path.join(ROOT, "results", "ticket-transformer-d500-seed0.json"))
     for record in (mlp, d500):
         assert not provenance.settings_drift(record["settings"], command_settings(record["command"]))
-    monkeypatch.setitem(ticket.DEFAULTS, "dense_stop_after", 10000)
+    monkeypatch.setattr(ticket, "DENSE_STOP_AFTER", {("modular", "mlp"): 777, ("modular", "transformer"): 777})
     monkeypatch.setitem(runs.MODEL_SPLITS, "transformer", "sym")
+    was = mlp["settings"]["options"]["dense_stop_after"]
     assert provenance.settings_drift(mlp["settings"], command_settings(mlp["command"])) == [
-        "options.dense_stop_after: recorded None, now 10000"]
+        f"options.dense_stop_after: recorded {was!r}, now 777"]
     assert provenance.settings_drift(d500["settings"], command_settings(d500["command"])) == [
-        "config.split: recorded 'all', now 'sym'", "options.dense_stop_after: recorded None, now 10000"]
+        "config.split: recorded 'all', now 'sym'", "options.dense_stop_after: recorded None, now 777"]
 
 
 def test_a_setting_added_later_matches_only_with_its_declared_old_behaviour():
@@ -137,7 +137,7 @@ def test_record_names_its_command_and_report(tmp_path, capsys):
     assert record["machine"]["blas"]["threads"] == 1
     assert record["settings"] == command_settings(record["command"])
     assert record["settings"]["options"] == {"rate": 0.6, "scope": "global", "rewind_epoch": 0,
-                                             "dense_stop_after": None}
+                                             "dense_stop_after": 10000}  # the MLP's default
     assert (record["settings"]["config"]["p"], record["settings"]["config"]["epochs"]) == (11, 60)
     block = f"<!-- results: r.json -->\nold\n<!-- /results -->\n"
     text = provenance.regenerate(block, str(tmp_path))
