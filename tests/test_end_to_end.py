@@ -4,7 +4,7 @@ import json
 import os
 
 from minigrok.cli import main
-from minigrok.recipes import run_recipe
+from minigrok.recipes import report, run_recipe
 
 SMALL_TASK = {"p": 23, "split": "all", "frac": 0.6, "lr": 1e-2, "seed": 0, "epochs": 3000,
               "eval_every": 10, "checkpoint_every": 1000, "stop_after": 100}
@@ -22,6 +22,10 @@ def test_ticket_groks_sooner_than_dense(tmp_path):
     on_disk = json.loads((tmp_path / "summary.json").read_text())
     assert set(on_disk["dense"]) >= {"t_mem", "t_gen"} and on_disk["speedup"] == summary["speedup"]
     assert set(on_disk["dense"]["thresholds"]) == {"0.95", "0.99"}
+    at = summary["pruning"]["at_epoch"]  # the dense run stopped once it had held 0.99 for 100
+    assert at < SMALL_TASK["epochs"] and summary["dense"]["epochs_run"] == at
+    assert (f"mask taken at epoch {at}: the dense run had held test accuracy >= 0.99 for 100 "
+            "epochs") in report(summary)
 
 
 def test_ticket_command_reuses_finished_runs(tmp_path, capsys):
