@@ -175,7 +175,7 @@ def main(argv=None):
     from minigrok.errors import MinigrokError
     from minigrok.provenance import check_record_path, write_record
     started = None
-    if args.record:
+    if args.record is not None:
         try:
             started = check_record_path(args.record)
         except MinigrokError as exc:
@@ -187,7 +187,7 @@ def main(argv=None):
             print(json.dumps(r))
     else:
         print_table(info, results)
-    if args.record:
+    if args.record is not None:
         argv = sys.argv[1:] if argv is None else list(argv)
         write_record(args.record, argv, format_table(info, results), args.models.split(","),
                      program="python benchmarks/bench.py", started=started)

@@ -86,7 +86,7 @@ def main(argv=None):
     from minigrok.backend import keep_freed_memory
     keep_freed_memory()
     from minigrok.provenance import check_record_path, write_record
-    started = check_record_path(args.record) if args.record else None
+    started = check_record_path(args.record) if args.record is not None else None
     lines = []
     print = lambda line="": (lines.append(line), builtins.print(line))  # noqa: E731  shown and kept
     peak = cases.gemm_peak(dtype=args.dtype, with_torch=False)["numpy"]
@@ -104,7 +104,7 @@ def main(argv=None):
             t = timed_ms(lambda: a @ b)
             rate = 2 * m * k * n / t / 1e6
             print(f"  {label:<34} {t:.3f} ms  {rate:5.0f} GFLOP/s  {100 * rate / peak:3.0f}% of peak")
-    if args.record:
+    if args.record is not None:
         write_record(args.record, sys.argv[1:] if argv is None else list(argv), "\n".join(lines),
                      ["mlp", "transformer"], program="python benchmarks/phases.py", started=started)
     return 0

@@ -65,6 +65,16 @@ def _int_or_none(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not allowed: give an integer or 'none'") from None
 
 
+def _float_or_none(text):
+    """A number, or 'none'."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed: give a number or 'none'") from None
+
+
 def _task_defaults(key, base=None):
     """'default 0.001; regression 0.01': the default of a setting and the tasks that
     bring their own (runs.TRAIN_DEFAULTS, data.TASK_DEFAULTS)."""
@@ -126,7 +136,7 @@ def _add_training_args(parser, defaults, with_seed=True):
     g.add_argument("--stop-after", type=int, default=defaults["stop_after"], help=stop_help)
     g.add_argument("--stop-threshold", type=float,
                    help=f"test accuracy of that early stop ({_task_defaults('stop_threshold')})")
-    g.add_argument("--report-threshold", type=float,
+    g.add_argument("--report-threshold", type=_float_or_none,
                    help="also report t_mem / t_gen at this test accuracy, besides 0.99 and 0.95 "
                         f"({_task_defaults('report_threshold')})")
     g.add_argument("--blas-threads", type=int, default=DEFAULT_THREADS,
@@ -156,8 +166,9 @@ def _training_config(args):
                                 f"{cfg.get('model') or 'mlp'!r}: it sets the transformer's width")
         check_setting("d_model", args.d_model)
         cfg.update(d_model=args.d_model, d_head=args.d_model, d_mlp=args.d_model)
-    if "checkpoint_every" in args.given:  # 'none' is a value here, not "left unset"
-        cfg["checkpoint_every"] = args.checkpoint_every
+    for name in ("checkpoint_every", "report_threshold"):  # 'none' is a value here, not "left unset"
+        if name in args.given:
+            cfg[name] = getattr(args, name)
     if cfg.get("model") is not None and cfg["model"] not in MODELS:
         raise MinigrokError(f"unknown model {cfg['model']!r}; allowed: {', '.join(sorted(MODELS))}")
     return with_defaults(cfg)
@@ -274,15 +285,16 @@ def command_settings(command):
 def cmd_recipe(args):
     from .provenance import check_record_path, write_record
     name, root, folder, seeds, cfg, opts = _recipe_call(args)
-    started = check_record_path(args.record) if args.record else None  # the code it runs
-    settings = settings_record(name, cfg, seeds, opts) if args.record else None
+    recording = args.record is not None  # --record '' is refused, not ignored
+    started = check_record_path(args.record, out=root) if recording else None  # the code it runs
+    settings = settings_record(name, cfg, seeds, opts) if recording else None
     summary = run_recipe(name, cfg, root, folder, seeds, opts, args.quiet,
                          workers=getattr(args, "workers", 1), scheduler=getattr(args, "scheduler", None),
                          blas_threads=args.blas_threads)
     report = RECIPES[name].report(summary)
     print(report)
     print(f"wrote {os.path.join(folder, '')}: {', '.join(report_files(name, summary))}")
-    if args.record:
+    if recording:
         write_record(args.record, args.argv, report, [summary["config"]["model"]], started=started,
                      settings=settings)
         print(f"wrote the results record {args.record}", file=sys.stderr)

@@ -142,14 +142,18 @@ def load_masks(path):
     return masks
 
 
-def load_arrays(path):
-    """Every array of any .npz (no pickle) as a dict, names kept as they are; a one-line
-    error for a missing or unreadable file."""
+def load_arrays(path, names=None):
+    """Every array of any .npz (no pickle) as a dict, names kept as they are, or only
+    those of `names` it holds; a one-line error for a missing or unreadable file."""
+    if os.path.isdir(path):
+        raise MinigrokError(f"{path!r} is a folder: give an .npz file")
     if not os.path.isfile(path):
         raise MinigrokError(f"file {path!r} does not exist")
+    if not zipfile.is_zipfile(path):  # np.load would guess another format (a pickle, text)
+        raise MinigrokError(f"cannot read {path!r}: not a valid .npz file (not a zip archive)")
     try:
         with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
+            arrays = {k: data[k] for k in data.files if names is None or k in names}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as exc:
         raise MinigrokError(f"cannot read {path!r}: not a valid .npz file ({exc})") from None
     for k, v in arrays.items():

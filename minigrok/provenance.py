@@ -106,9 +106,16 @@ def machine():
             "platform": platform.platform()}
 
 
-def check_record_path(path):
-    """One-line refusal for a record path that cannot be written; before any training.
-    Returns git_commit() now, the code the command starts from (write_record's started)."""
+def check_record_path(path, out=None):
+    """One-line refusal for a record path that cannot be written, or that lies in `out`,
+    the folder the command writes (it would replace one of the command's own files);
+    before any training. Returns git_commit() now, the code the command starts from
+    (write_record's started)."""
+    if out is not None:
+        inside = os.path.commonpath([os.path.abspath(path), os.path.abspath(out)]) == os.path.abspath(out)
+        if inside:
+            raise MinigrokError(f"--record {path!r} is inside --out {out!r}, whose files this "
+                                "command writes: give a path outside it")
     if not path.endswith(".json"):
         raise MinigrokError(f"--record {path!r}: a results record is a .json file")
     folder = os.path.dirname(os.path.abspath(path)) or "."

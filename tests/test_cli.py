@@ -231,6 +231,15 @@ def test_each_model_gets_its_default_split():
     assert with_defaults({})["split"] == "sym"
 
 
+def test_none_is_a_value_of_the_options_that_take_it():
+    """--report-threshold none and --dense-stop-after none are settings, not "unset": an
+    MNIST ticket reports no third threshold, an MLP ticket prunes at the cap."""
+    from minigrok.cli import command_settings
+    assert command_settings("minigrok ticket --task mnist")["config"]["report_threshold"] == 0.9
+    assert command_settings("minigrok ticket --task mnist --report-threshold none")["config"]["report_threshold"] is None
+    assert command_settings("minigrok ticket --report-threshold 0.5")["config"]["report_threshold"] == 0.5
+
+
 @pytest.mark.parametrize("command, stop", [
     ("minigrok ticket", 10000),  # the MLP: once held 0.99 for 10,000 epochs (RESULTS.md)
     ("minigrok ticket --p 11 --op sub", 10000),

@@ -62,6 +62,16 @@ def test_cli_errors(tmp_path, capsys, other, message):
     assert re.search(message, err), err
 
 
+def test_cli_names_a_folder_or_a_file_that_is_not_an_npz(tmp_path, capsys):
+    a = _checkpoint(tmp_path / "a.npz")
+    (tmp_path / "s.json").write_text('{"t_gen": 1}')
+    for other, message in ((tmp_path, "is a folder: give an .npz file"),
+                           (tmp_path / "s.json", "not a valid .npz file (not a zip archive)")):
+        assert main(["compare", a, str(other)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err, err
+
+
 def test_cli_missing_file(tmp_path, capsys):
     a = _checkpoint(tmp_path / "a.npz")
     assert main(["compare", a, str(tmp_path / "nope.npz")]) == 2

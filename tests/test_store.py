@@ -348,6 +348,79 @@ def test_14_a_run_of_other_numerics_is_never_continued_or_reused(finished, monke
         assert tree(finished) == before
 
 
+def test_15_an_edited_or_broken_view_is_rebuilt_from_the_commit_never_reported(finished, capsys):
+    """summary.json and metrics.csv are views of final.npz: an edited summary (a t_mem, a
+    final accuracy), a deleted or cut metrics.csv are rebuilt by the next command, and
+    what it prints comes from the commit."""
+    same = ["train", "--p", "11", "--epochs", "20", "--checkpoint-every", "5", "--quiet", "--out", finished]
+    _, printed, _ = cli(same, capsys)
+    views = {name: open(os.path.join(finished, name), "rb").read() for name in ("summary.json", "metrics.csv")}
+    summary = io.load_json(os.path.join(finished, "summary.json"))
+    summary["t_mem"], summary["final"]["test_acc"] = 99, 0.77
+    io.save_json(os.path.join(finished, "summary.json"), summary)
+    code, out, _ = cli(same, capsys)
+    assert code == 0 and out == printed and "= 99" not in out and "0.7700" not in out
+    assert open(os.path.join(finished, "summary.json"), "rb").read() == views["summary.json"]
+    for damage in ("delete", "cut"):
+        path = os.path.join(finished, "metrics.csv")
+        if damage == "delete":
+            os.remove(path)
+        else:
+            with open(path, "wb") as f:
+                f.write(views["metrics.csv"][:100])
+        code, out, _ = cli(["train", "--resume", finished], capsys)
+        assert code == 0 and out == printed
+        assert open(path, "rb").read() == views["metrics.csv"]
+
+
+def test_16_a_ticket_reports_the_dense_run_s_commit_not_its_edited_summary(tmp_path, capsys):
+    out = str(tmp_path / "T")
+    args = ["ticket", *TINY, "--lr", "1e-2", "--out", out]
+    _, printed, _ = cli(args, capsys)
+    dense = os.path.join(out, io.load_json(os.path.join(out, "summary.json"))["runs"]["dense"])
+    summary = io.load_json(os.path.join(dense, "summary.json"))
+    summary["thresholds"]["0.95"]["t_gen"] = summary["t_gen"] = 3
+    io.save_json(os.path.join(dense, "summary.json"), summary)
+    code, again, _ = cli(args, capsys)
+    assert code == 0 and again == printed
+
+
+def test_17_a_rerun_with_other_settings_leaves_no_curve_or_figure_of_the_old_one(tmp_path, capsys):
+    """A sweep report rewritten with fewer rates, and a ticket folder reused for another
+    model: the curves and figures of the earlier report go, the runs stay in the store."""
+    out = str(tmp_path / "X")
+    sweep = ["sweep", *TINY, "--seeds", "0", "--workers", "1", "--out", out]
+    assert cli([*sweep, "--rates", "0,0.3,0.6"], capsys)[0] == 0
+    assert len(os.listdir(os.path.join(out, "metrics"))) == 3
+    assert cli([*sweep, "--rates", "0,0.6", "--op", "sub"], capsys)[0] == 0
+    assert sorted(os.listdir(os.path.join(out, "metrics"))) == ["rate=0.0_dense_seed0.csv", "rate=0.6_seed0.csv"]
+    assert len(os.listdir(os.path.join(out, "runs"))) == 5  # 3 runs of add, 2 of sub
+    ticket = str(tmp_path / "T")
+    assert cli(["ticket", *TINY, "--model", "transformer", "--out", ticket], capsys)[0] == 0
+    assert os.path.isfile(os.path.join(ticket, "attention.png"))
+    assert cli(["ticket", *TINY, "--out", ticket], capsys)[0] == 0
+    assert not os.path.exists(os.path.join(ticket, "attention.png"))
+
+
+def test_18_a_record_path_inside_the_output_or_empty_is_refused_before_training(tmp_path, capsys):
+    out = str(tmp_path / "T")
+    for record in (os.path.join(out, "summary.json"), os.path.join(out, "runs", "r.json"), ""):
+        code, _, err = cli(["ticket", *TINY, "--out", out, "--record", record], capsys)
+        assert code == 2
+        one_error_line(err, f"--record {record!r}")
+        assert not os.path.exists(out)
+
+
+def test_19_a_folder_of_another_model_is_refused_naming_the_model(finished, capsys):
+    """Not "other numerics" (the Transformer's fingerprint differs from the MLP's): the
+    settings that differ come first."""
+    before = tree(finished)
+    code, _, err = cli(["train", "--p", "11", "--epochs", "20", "--checkpoint-every", "5",
+                        "--model", "transformer", "--quiet", "--out", finished], capsys)
+    assert code == 2 and tree(finished) == before
+    one_error_line(err, "model: 'mlp' in the folder, 'transformer' asked")
+
+
 # ----------------------------------------------------------------------------------------
 # a run that differs from a stored run only in when it stops starts from its checkpoint
 

@@ -25,7 +25,7 @@ from ..models import get_model
 from ..parallel import executor
 from ..threads import DEFAULT_THREADS, set_blas_threads
 from ..pruning.magnitude import check_kept
-from ..runs import TOKEN_MODELS
+from ..runs import TOKEN_MODELS, check_hyperparameters
 from ..settings import check_setting
 from . import (edge_popup, imp, no_decay, non_grokking, norm_control, ops, pai, rate_sweep,
                ticket, when_to_prune)
@@ -44,6 +44,7 @@ def resolve(name, cfg, seeds, opts):
         raise MinigrokError(f"unknown experiment {name!r}; allowed: {', '.join(EXPERIMENTS)}")
     recipe = RECIPES[name]
     cfg = recipe_config(cfg)
+    check_hyperparameters(cfg)  # the training settings first, then the recipe's own
     any_task = getattr(recipe, "ANY_TASK", False)
     if not any_task and cfg["task"] != "modular":
         raise MinigrokError(f"the {name} experiment runs on the modular task, not {cfg['task']!r}")

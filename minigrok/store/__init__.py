@@ -31,7 +31,7 @@ from .folder import (available_epochs, check_output_folder, checkpoint_epochs, c
                      decide, is_run, load_commit, lock, open_for_writing, read_divergence,
                      read_identity, setup, start_state, unlock, write_checkpoint, write_config)
 from .keys import FORMAT, differences, digest, run_key
-from .views import (divergence_message, load_result, save_report, summarize, versions,
+from .views import (clear_report, divergence_message, load_result, save_report, summarize, versions,
                     write_divergence, write_final, write_views)
 
-__all__ = ['FORMAT', 'available_epochs', 'check_output_folder', 'checkpoint_epochs', 'checkpoint_path', 'decide', 'differences', 'digest', 'divergence_message', 'is_run', 'load_commit', 'load_result', 'lock', 'open_for_writing', 'read_divergence', 'read_identity', 'run_key', 'save_report', 'setup', 'start_state', 'summarize', 'unlock', 'versions', 'write_checkpoint', 'write_config', 'write_divergence', 'write_final', 'write_views']
+__all__ = ['FORMAT', 'available_epochs', 'check_output_folder', 'checkpoint_epochs', 'checkpoint_path', 'clear_report', 'decide', 'differences', 'digest', 'divergence_message', 'is_run', 'load_commit', 'load_result', 'lock', 'open_for_writing', 'read_divergence', 'read_identity', 'run_key', 'save_report', 'setup', 'start_state', 'summarize', 'unlock', 'versions', 'write_checkpoint', 'write_config', 'write_divergence', 'write_final', 'write_views']

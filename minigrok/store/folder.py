@@ -106,15 +106,15 @@ def decide(folder, spec, view_settings=()):
         return {"action": "new"}
     found_key, found_identity, found_cfg = read_identity(folder)
     found_numerics = found_identity.get("settings", {}).get("numerics")
-    if found_key != key and found_numerics != spec["identity"]["settings"]["numerics"]:
-        raise MinigrokError(f"{folder!r} holds a run computed with other numerics (fingerprint "
-                            f"{found_numerics}; this code on this machine rounds as "
-                            f"{spec['identity']['settings']['numerics']}: another minigrok version, "
-                            "BLAS or CPU), which this code cannot continue or reuse; choose another --out")
-    if found_key != key:
+    if found_key != key:  # the settings that differ first: they say more than the fingerprint
         diff = differences({k: v for k, v in found_cfg.items() if k not in view_settings},
                            {k: v for k, v in spec["cfg"].items() if k not in view_settings},
                            ("in the folder", "asked"))
+        if not diff and found_numerics != spec["identity"]["settings"]["numerics"]:
+            raise MinigrokError(f"{folder!r} holds a run computed with other numerics (fingerprint "
+                                f"{found_numerics}; this code on this machine rounds as "
+                                f"{spec['identity']['settings']['numerics']}: another minigrok version, "
+                                "BLAS or CPU), which this code cannot continue or reuse; choose another --out")
         if not diff:
             diff = differences(found_identity.get("settings", {}), spec["identity"]["settings"],
                                ("in the folder", "asked"))

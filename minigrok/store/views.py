@@ -2,6 +2,7 @@
 summary.json (views), a diverged run's summary, the finished result a recipe reads, and a
 recipe's own report files.
 """
+import hashlib
 import json
 import os
 import platform
@@ -26,15 +27,34 @@ def write_final(folder, key, outcome, masks, wall_time_s):
     write_views(folder, key)
 
 
-def write_views(folder, key):
-    """metrics.csv and summary.json rebuilt from final.npz and config.json."""
-    final = load_commit(folder, "final", key)
-    cfg = io.load_json(os.path.join(folder, "config.json"))
-    split_meta = io.load_arrays(os.path.join(folder, "split.npz")).get("meta")
-    data_meta = json.loads(str(split_meta)) if split_meta is not None else {}
+def write_views(folder, key, final=None):
+    """metrics.csv and summary.json rebuilt from final.npz (or its already loaded commit
+    `final`) and config.json; summary.json names the SHA-256 of the metrics.csv it was
+    written with, so that a view edited or cut short later is noticed (load_result)."""
+    final = load_commit(folder, "final", key) if final is None else final
     io.save_metrics(os.path.join(folder, "metrics.csv"), final["metrics"])
-    io.save_json(os.path.join(folder, "summary.json"),
-                 summarize(cfg, data_meta, final, key))
+    summary = {**summarize(_config(folder), _data_meta(folder), final, key),
+               "metrics_csv_sha256": _file_digest(os.path.join(folder, "metrics.csv"))}
+    io.save_json(os.path.join(folder, "summary.json"), summary)
+    return summary
+
+
+def _config(folder):
+    return io.load_json(os.path.join(folder, "config.json"))
+
+
+def _data_meta(folder):
+    split_meta = io.load_arrays(os.path.join(folder, "split.npz"), ["meta"]).get("meta")
+    return json.loads(str(split_meta)) if split_meta is not None else {}
+
+
+def _file_digest(path):
+    """SHA-256 of a file's bytes, or None if it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+    except OSError:
+        return None
 
 
 def summarize(cfg, data_meta, final, key):
@@ -81,27 +101,52 @@ def divergence_message(folder, diverged):
 
 def load_result(folder, key):
     """A finished run: {"params", "masks", "metrics", "summary", "stopped_early", "dir",
-    "key"} from final.npz (the commit), its summary view rebuilt if it is missing or
-    stale."""
+    "key"} from final.npz (the commit). Every number of the summary is computed from the
+    commit; the views on disk (summary.json, metrics.csv) are rewritten unless they are
+    exactly what the commit gives: missing, cut short, edited or written by code that
+    summarised differently, they are rebuilt, never reported."""
     final = load_commit(folder, "final", key)
     summary_path = os.path.join(folder, "summary.json")
     try:
         summary = io.load_json(summary_path) if os.path.isfile(summary_path) else None
     except MinigrokError:  # a view: a broken one is rebuilt, never trusted
         summary = None
-    cfg = io.load_json(os.path.join(folder, "config.json"))
-    if (summary is None or summary.get("run_key") != key or summary.get("epochs_run") != final["metrics"]["epoch"][-1]
-            or summary.get("config") != cfg):
-        write_views(folder, key)
-        summary = io.load_json(summary_path)
+    expected = _plain(summarize(_config(folder), _data_meta(folder), final, key))
+    if (not isinstance(summary, dict)
+            or {k: v for k, v in summary.items() if k not in ("versions", "metrics_csv_sha256")}
+            != {k: v for k, v in expected.items() if k != "versions"}
+            or summary.get("metrics_csv_sha256") is None
+            or summary["metrics_csv_sha256"] != _file_digest(os.path.join(folder, "metrics.csv"))):
+        summary = _plain(write_views(folder, key, final))
     return {"params": final["params"], "masks": final["masks"], "metrics": final["metrics"],
             "summary": summary, "stopped_early": final["meta"]["stopped_early"], "dir": folder,
             "key": key}
 
 
-def save_report(folder, summary, rows=None, columns=None, curves=None):
+def _plain(obj):
+    """obj as it reads back from JSON (NumPy scalars as Python numbers, tuples as lists)."""
+    return json.loads(json.dumps(obj, default=io._jsonable))
+
+
+def clear_report(folder, names=()):
+    """Remove a recipe's previous report from folder before it writes the new one: its
+    summary.json, results.csv, metrics/*.csv and the files in `names`. A report of other
+    settings (fewer rates or seeds, another operation) must not leave its curves or
+    figures beside the new summary; the runs they came from stay in the store."""
+    metrics_dir = os.path.join(folder, "metrics")
+    old_curves = [os.path.join("metrics", f) for f in os.listdir(metrics_dir)
+                  if f.endswith(".csv")] if os.path.isdir(metrics_dir) else []
+    for name in ["summary.json", "results.csv", *names, *old_curves]:  # the index first
+        path = os.path.join(folder, name)
+        if os.path.isfile(path):
+            os.remove(path)
+
+
+def save_report(folder, summary, rows=None, columns=None, curves=None, replaces=()):
     """A recipe's results: summary.json, results.csv (rows) and metrics/<name>.csv per
-    curve ({name: metrics}); atomically each."""
+    curve ({name: metrics}); atomically each, after clear_report(folder, replaces), and
+    summary.json last, so that a report without its summary.json is known unfinished."""
+    clear_report(folder, replaces)
     for name, metrics in (curves or {}).items():
         io.save_metrics(os.path.join(folder, "metrics", f"{name}.csv"), metrics)
     if rows is not None:
