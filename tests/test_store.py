@@ -421,6 +421,15 @@ def test_19_a_folder_of_another_model_is_refused_naming_the_model(finished, caps
     one_error_line(err, "model: 'mlp' in the folder, 'transformer' asked")
 
 
+def test_20_a_rewind_to_an_epoch_the_shared_dense_run_never_saved_names_the_ones_it_has(tmp_path, capsys):
+    out = str(tmp_path / "T")
+    assert cli(["ticket", *TINY, "--lr", "1e-2", "--out", out], capsys)[0] == 0  # saved every 4
+    code, _, err = cli(["ticket", *TINY, "--checkpoint-every", "2", "--lr", "1e-2",
+                        "--rewind-epoch", "2", "--out", out], capsys)  # the last --checkpoint-every wins
+    assert code == 2
+    one_error_line(err, "cannot rewind to epoch 2: the dense run has checkpoints at 4, 8, 12 only")
+
+
 # ----------------------------------------------------------------------------------------
 # a run that differs from a stored run only in when it stops starts from its checkpoint
 

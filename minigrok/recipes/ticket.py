@@ -130,8 +130,12 @@ def rewind_weights(dense, epoch):
         return dense["theta_0"]
     path = store.checkpoint_path(dense["dir"], epoch)
     if not os.path.isfile(path):
-        raise MinigrokError(f"cannot rewind to epoch {epoch}: the dense run stopped at epoch "
-                            f"{dense['summary']['epochs_run']} without a checkpoint there")
+        have = store.checkpoint_epochs(dense["dir"])
+        shown = ", ".join(map(str, have[:6])) + (", ..." if len(have) > 6 else "")
+        why = (f"it stopped at epoch {dense['summary']['epochs_run']}" if epoch > dense["summary"]["epochs_run"]
+               else "saved when it was first trained; --checkpoint-every does not change a stored run")
+        raise MinigrokError(f"cannot rewind to epoch {epoch}: the dense run has checkpoints at "
+                            f"{shown or 'no epoch'} only ({why}): give one of those, or another --out")
     return store.load_commit(dense["dir"], epoch, dense["key"])["params"]
 
 
