@@ -55,24 +55,20 @@ def given_options(parser, argv):
     return given
 
 
-def _int_or_none(text):
-    """An integer, or 'none'."""
-    if text.strip().lower() == "none":
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not allowed: give an integer or 'none'") from None
+def _or_none(cast, what):
+    """An argparse type: cast(text), or None for 'none'; else a one-line refusal."""
+    def parse(text):
+        if text.strip().lower() == "none":
+            return None
+        try:
+            return cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not allowed: give {what} or 'none'") from None
+    return parse
 
 
-def _float_or_none(text):
-    """A number, or 'none'."""
-    if text.strip().lower() == "none":
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not allowed: give a number or 'none'") from None
+_int_or_none = _or_none(int, "an integer")
+_float_or_none = _or_none(float, "a number")
 
 
 def _task_defaults(key, base=None):
