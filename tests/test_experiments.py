@@ -199,14 +199,15 @@ def test_every_other_experiment_runs_end_to_end(name, extra, tmp_path, capsys):
 
 
 def test_non_grokking_refuses_a_reused_dense_run_without_the_checkpoints_it_needs(tmp_path, capsys):
-    """The dense run of a first ticket (checkpoints every 100) is reused by non-grokking
-    as it is; asking for masks at epochs it holds no checkpoint of is refused in one line
-    before anything trains, and the folder is unchanged."""
+    """The dense run of a first ticket (checkpoints every 100; pruned at the cap, as the
+    experiments prune) is reused by non-grokking as it is; asking for masks at epochs it
+    holds no checkpoint of is refused in one line before anything trains, and the folder
+    is unchanged."""
     from folders import tree
     from minigrok.cli import main
     out = str(tmp_path / "o")
     small = ["--p", "11", "--epochs", "200", "--quiet", "--out", out]
-    assert main(["ticket", *small, "--checkpoint-every", "100"]) == 0
+    assert main(["ticket", *small, "--checkpoint-every", "100", "--dense-stop-after", "none"]) == 0
     before = tree(out)
     code = main(["experiment", "non-grokking", *small, "--seeds", "0", "--workers", "1",
                  "--checkpoint-every", "50", "--at", "50,100"])
