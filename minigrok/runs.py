@@ -288,23 +288,20 @@ def _host(state):
 # ----------------------------------------------------------------------------------------
 # a run that differs from a stored one only in when it stops
 
-def fork_run(spec, folder, source):
-    """Start the run `spec` in `folder` from the stored run in `source` when the two differ
-    only in their stopping rule (stop_after): every step before a stopping rule fires is
-    the same step, so the run is set up and given the source's newest checkpoint at or
-    before the epoch where its own rule stops it (train.stop_epoch on the source's rows;
-    its epoch cap if the rule never fires there). train_runs then continues it from that
-    checkpoint and it ends with the numbers it would have trained to from epoch 0 (the
-    bits: tests/test_store.py), for a fraction of the epochs. Its wall time includes the
-    source's time up to that checkpoint. Writes nothing and returns None when folder
-    already holds a run or no source checkpoint qualifies; else the epoch started from."""
-    if store.is_run(folder) or not store.is_run(source):
+def fork_point(spec, source):
+    """The epoch of `source`'s newest checkpoint that the run `spec` can start from, or
+    None: `source` must be a stored run differing from spec only in its stopping rule
+    (stop_after), since every step before a stopping rule fires is the same step, and the
+    checkpoint must come at or before the epoch where spec's own rule stops it
+    (train.stop_epoch on the source's rows; its epoch cap if the rule never fires there).
+    Raises a one-line error when the runs differ in anything else."""
+    if not store.is_run(source):
         return None
     source_key, source_identity, _ = store.read_identity(source)
     changed = store.differences(source_identity, spec["identity"])
     if any(not c.startswith("settings.stop_after:") for c in changed):
-        raise MinigrokError(f"{folder!r} cannot start from {source!r}: the runs differ in more "
-                            f"than their stopping rule ({'; '.join(changed[:3])})")
+        raise MinigrokError(f"{source!r} cannot be started from: it differs from the run asked "
+                            f"for in more than its stopping rule ({'; '.join(changed[:3])})")
     cfg = spec["cfg"]
     epochs = store.checkpoint_epochs(source)
     if not epochs:
@@ -314,18 +311,53 @@ def fork_run(spec, folder, source):
     stop = stop_epoch(rows, cfg["stop_after"], cfg["stop_threshold"])
     limit = min(stop, cfg["epochs"]) if stop is not None else cfg["epochs"]
     usable = [e for e in epochs if e <= limit]  # each one's rows are a prefix of `rows`
-    if not usable:
+    return max(usable) if usable else None
+
+
+def fork_run(spec, folder, source):
+    """Start the run `spec` in `folder` from the stored run in `source` (see fork_point):
+    the run is set up and given the source's checkpoint at fork_point's epoch; train_runs
+    then continues it from there and it ends with the numbers it would have trained to
+    from epoch 0 (the bits: tests/test_store.py), for a fraction of the epochs. Its wall
+    time includes the source's time up to that checkpoint. Writes nothing and returns None
+    when folder already holds a run or no source checkpoint qualifies; else the epoch
+    started from."""
+    if store.is_run(folder):
         return None
-    epoch = max(usable)
+    epoch = fork_point(spec, source)
+    if epoch is None:
+        return None
+    source_key = store.read_identity(source)[0]
     ckpt = store.load_commit(source, epoch, source_key)  # its metrics: the rows before epoch
-    handle = store.setup(folder, spec["key"], spec["identity"], cfg, spec["data"], spec["params"],
-                         spec["masks"])
+    handle = store.setup(folder, spec["key"], spec["identity"], spec["cfg"], spec["data"],
+                         spec["params"], spec["masks"])
     try:
         store.write_checkpoint(folder, spec["key"], epoch, {k: ckpt[k] for k in ("params", "opt_state", "metrics")},
                                spec["masks"], float(ckpt["meta"].get("wall_time_s", 0.0)))
     finally:
         store.unlock(handle)
     return epoch
+
+
+def stored_sibling(spec, folder):
+    """The folder of a run stored beside `folder` (same ROOT/runs/, same model, task, seed
+    and kind, see unit_folder) that the run `spec` can start from (fork_point), the one
+    with the latest such checkpoint; None if there is none. Siblings that differ in more
+    than their stopping rule, or cannot be read, are passed over."""
+    runs_dir, name = os.path.split(folder)
+    prefix = name.rsplit("-", 1)[0] + "-"
+    best, best_epoch = None, None
+    for other in sorted(os.listdir(runs_dir)) if os.path.isdir(runs_dir) else []:
+        path = os.path.join(runs_dir, other)
+        if other == name or not other.startswith(prefix) or not os.path.isdir(path):
+            continue
+        try:
+            epoch = fork_point(spec, path)
+        except MinigrokError:
+            continue
+        if epoch is not None and (best_epoch is None or epoch > best_epoch):
+            best, best_epoch = path, epoch
+    return best
 
 
 # ----------------------------------------------------------------------------------------

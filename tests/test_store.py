@@ -430,6 +430,39 @@ def test_20_a_rewind_to_an_epoch_the_shared_dense_run_never_saved_names_the_ones
     one_error_line(err, "cannot rewind to epoch 2: the dense run has checkpoints at 4, 8, 12 only")
 
 
+def _dense_final(out, key):
+    folder = [d for d in os.listdir(os.path.join(out, "runs")) if "-dense-" in d and d.endswith(key)][0]
+    final = io.load_npz(os.path.join(out, "runs", folder, "final.npz"))
+    return final["params"], open(os.path.join(out, "runs", folder, "metrics.csv"), "rb").read()
+
+
+def test_21_commands_sharing_an_out_share_dense_epochs_whatever_their_stopping_rule(tmp_path, capsys):
+    """`minigrok ticket` prunes the dense run once it has held 0.99 (here for 100 epochs),
+    a sweep trains it to the cap: two runs, but the second starts from the first's
+    checkpoint, in either order, and ends with the bits of a run trained from epoch 0."""
+    small = ["--p", "23", "--split", "all", "--frac", "0.6", "--lr", "1e-2", "--epochs", "1000",
+             "--eval-every", "10", "--checkpoint-every", "100", "--stop-after", "100", "--quiet"]
+    ticket = ["ticket", *small, "--dense-stop-after", "100"]
+    sweep = ["sweep", *small, "--rates", "0,0.6", "--seeds", "0", "--workers", "1"]
+    fresh = {}
+    for name, args in (("ticket", ticket), ("sweep", sweep)):
+        out = str(tmp_path / f"fresh-{name}")
+        assert cli([*args, "--out", out], capsys)[0] == 0
+        fresh[name] = out
+    keys = {name: io.load_json(os.path.join(out, "summary.json"))["runs"] for name, out in fresh.items()}
+    key = {"ticket": keys["ticket"]["dense"][-12:],
+           "sweep": [r for r in keys["sweep"] if "-dense-" in r][0][-12:]}
+    for first, second in (("ticket", "sweep"), ("sweep", "ticket")):
+        out = str(tmp_path / f"{first}-then-{second}")
+        assert cli([*(ticket if first == "ticket" else sweep), "--out", out], capsys)[0] == 0
+        code, _, err = cli([*[a for a in (ticket if second == "ticket" else sweep) if a != "--quiet"],
+                            "--out", out], capsys)
+        assert code == 0 and "starts from epoch" in err
+        (params, csv), (fresh_params, fresh_csv) = _dense_final(out, key[second]), _dense_final(fresh[second], key[second])
+        assert csv == fresh_csv
+        assert all(np.array_equal(params[k], fresh_params[k]) for k in fresh_params)
+
+
 # ----------------------------------------------------------------------------------------
 # a run that differs from a stored run only in when it stops starts from its checkpoint
 
@@ -453,6 +486,6 @@ def test_a_forked_run_ends_with_the_bits_of_a_run_trained_from_epoch_0(tmp_path)
             assert np.array_equal(got["params"][k], want["params"][k]), k
         assert store.checkpoint_epochs(forked)[0] == start  # nothing before the copied one
         assert fork_run(plan(cfg), forked, source) is None  # a run already there: untouched
-    with pytest.raises(MinigrokError, match="more than their stopping rule"):
+    with pytest.raises(MinigrokError, match="more than its stopping rule"):
         fork_run(plan({**base, "epochs": 300, "stop_after": 40, "lr": 2e-2}), str(tmp_path / "other"), source)
     assert not os.path.exists(tmp_path / "other")

@@ -33,7 +33,7 @@ from ..errors import MinigrokError
 from ..fmt import fmt_acc
 from ..parallel import run_units
 from ..masks import density as mask_density
-from ..runs import fork_run, plan, train_runs, unit_folder, with_defaults
+from ..runs import fork_run, plan, stored_sibling, train_runs, unit_folder, with_defaults
 from ..settings import check_setting
 from ..train import DATA_KEYS, grokking_times
 
@@ -120,12 +120,17 @@ def train_dense(cfgs, where, quiet=False, start_from=None):
     """{key: the dense run of cfgs[key]} in ROOT/runs/ (trained if missing, resumed if
     interrupted, reused if finished; all of them at once through train_units):
     {"model", "data", "theta_0", "params" (final), "metrics", "summary", "dir", "seed"},
-    arrays on the host. start_from: {key: the folder of a stored run that differs from
-    cfgs[key] only in when it stops}, whose checkpoint a new run starts from (fork_run)."""
+    arrays on the host. A new run that differs from a run already in ROOT/runs/ only in
+    when it stops (the ticket's dense run and an experiment's, one pruned once it has
+    held the threshold, the other at the cap) starts from that run's checkpoint
+    (runs.fork_run): the same numbers, fewer epochs. start_from: {key: the folder of such
+    a run} to start from, instead of looking (runs.stored_sibling)."""
     specs = {k: plan(c) for k, c in cfgs.items()}
     units = [{"spec": spec, "dir": unit_folder(where["root"], spec)} for spec in specs.values()]
     for k, u in zip(specs, units):
         source = (start_from or {}).get(k)
+        if source is None and not store.is_run(u["dir"]):
+            source = stored_sibling(u["spec"], u["dir"])
         started = fork_run(u["spec"], u["dir"], source) if source else None
         if started is not None:
             say(f"dense: {u['dir']} starts from epoch {started} of {source}", quiet)
