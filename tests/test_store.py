@@ -400,6 +400,11 @@ def test_17_a_rerun_with_other_settings_leaves_no_curve_or_figure_of_the_old_one
     assert os.path.isfile(os.path.join(ticket, "attention.png"))
     assert cli(["ticket", *TINY, "--out", ticket], capsys)[0] == 0
     assert not os.path.exists(os.path.join(ticket, "attention.png"))
+    assert cli([*sweep, "--rates", "0,0.6", "--out", ticket], capsys)[0] == 0  # a sweep into it
+    assert not {"mask.npz", "accuracy.png"} & set(os.listdir(ticket))
+    assert cli(["ticket", *TINY, "--out", ticket], capsys)[0] == 0  # and back
+    assert not {"results.csv", "rate-sweep.png"} & set(os.listdir(ticket))
+    assert os.listdir(os.path.join(ticket, "metrics")) == []
 
 
 def test_18_a_record_path_inside_the_output_or_empty_is_refused_before_training(tmp_path, capsys):

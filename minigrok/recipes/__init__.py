@@ -108,6 +108,13 @@ def run_recipe(name, cfg, root, folder=None, seeds=DEFAULT_SEEDS, opts=None, qui
         store.unlock(handle)
 
 
+def every_report_file():
+    """The files a recipe may write into its report folder besides summary.json,
+    results.csv and metrics/ (report_files): a new report removes them all first
+    (store.clear_report), since `ticket` and `sweep` given one --out share the folder."""
+    return sorted({"mask.npz", "accuracy.png", "attention.png", *(f"{name}.png" for name in RECIPES)})
+
+
 def report(summary):
     """The text printed after an experiment (its recipe's report)."""
     return RECIPES[summary.get("experiment", "ticket")].report(summary)

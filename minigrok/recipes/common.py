@@ -237,10 +237,11 @@ def finish(name, folder, cfg, seeds, rows, curves, t0, extra=None, plot=None, ru
                "runs": sorted({os.path.relpath(r, folder) for r in runs}),
                "results": rows, "by_condition": aggregate(rows), **(extra or {}),
                "wall_time_s": time.perf_counter() - t0}
+    from . import every_report_file
     figure = f"{name}.png"
     store.save_report(folder, summary, rows, columns,
                       {f"{slug(cond)}_seed{seed}": m for (cond, seed), m in curves.items()},
-                      replaces=[figure])
+                      replaces=every_report_file())
     if plot is not None:
         plot(summary, curves, os.path.join(folder, figure))
     say(f"{name}: wrote {folder}/results.csv, summary.json, {name}.png", quiet)

@@ -84,7 +84,8 @@ def run(cfg, where, folder, seeds, opts, quiet=False):
     masks = magnitude_prune(dense["params"], rate=rate, scope=scope)
     start = rewind_weights(dense, rewind_epoch)
     ticket = train_one(start, seed, ticket_hp(cfg), masks, where, "ticket", quiet)
-    store.clear_report(folder, ["mask.npz", "accuracy.png", "attention.png"])  # e.g. another model's
+    from . import every_report_file
+    store.clear_report(folder, every_report_file())  # e.g. another model's attention.png, a sweep's curves
     io.save_npz(os.path.join(folder, "mask.npz"), masks=masks,
                 meta={"rate": rate, "density": density_from(rate=rate), "scope": scope,
                       "from": os.path.relpath(os.path.join(dense["dir"], "final.npz"), folder)})
