@@ -180,8 +180,8 @@ def cmd_train(args):
             flags = ", ".join("--" + d.replace("_", "-") for d in extra)
             raise MinigrokError(f"--resume continues a run with its own settings: {flags} cannot "
                                 "change them (only --epochs and --report-threshold may be given)")
-        result = resume_run(args.resume, epochs=args.epochs, report_threshold=args.report_threshold,
-                            quiet=args.quiet)
+        threshold = {"report_threshold": args.report_threshold} if "report_threshold" in args.given else {}
+        result = resume_run(args.resume, epochs=args.epochs, quiet=args.quiet, **threshold)
     else:
         if not args.out:
             raise MinigrokError("--out DIR is required (or --resume DIR)")

@@ -370,10 +370,13 @@ def train_run(cfg, folder, label="train", quiet=False):
     return train_runs([{"spec": plan(cfg), "dir": folder}], label=label, quiet=quiet)[0]
 
 
-def resume_run(folder, epochs=None, report_threshold=None, label="train", quiet=False):
+KEEP = object()  # resume_run: leave the run's report threshold as it is
+
+
+def resume_run(folder, epochs=None, report_threshold=KEEP, label="train", quiet=False):
     """Continue the run in folder with its own settings, optionally to another epoch cap
-    or reported at another threshold. Its config.json must still describe the run it
-    holds (the settings recorded in init.npz)."""
+    or reported at another threshold (None: no third threshold). Its config.json must
+    still describe the run it holds (the settings recorded in init.npz)."""
     if not os.path.isdir(folder) or not store.is_run(folder):
         raise MinigrokError(f"{folder!r} holds no minigrok run (no init.npz); start one with --out")
     _, _, created = store.read_identity(folder)
@@ -386,7 +389,7 @@ def resume_run(folder, epochs=None, report_threshold=None, label="train", quiet=
                             f"{'; '.join(changed[:4])}); restore it or start a new run with --out")
     if epochs is not None:
         cfg["epochs"] = epochs
-    if report_threshold is not None:
+    if report_threshold is not KEEP:
         cfg["report_threshold"] = report_threshold
     init = io.load_npz(os.path.join(folder, "init.npz"))
     spec = plan(cfg, params0=init["params"], masks=init["masks"])

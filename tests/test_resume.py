@@ -53,3 +53,12 @@ def test_resume_through_the_cli_extends_a_run(tmp_path, capsys):
 def test_resume_missing_dir_is_a_clear_error(tmp_path, capsys):
     assert main(["train", "--resume", str(tmp_path / "nope")]) == 2
     assert "holds no minigrok run" in capsys.readouterr().err
+
+
+def test_resume_keeps_the_report_threshold_unless_given_and_none_clears_it(tmp_path, capsys):
+    out = str(tmp_path / "run")
+    levels = lambda: sorted(io.load_json(f"{out}/summary.json")["thresholds"])
+    assert main(["train", "--p", "11", "--epochs", "10", "--report-threshold", "0.5", "--quiet", "--out", out]) == 0
+    assert main(["train", "--resume", out, "--quiet"]) == 0 and levels() == ["0.5", "0.95", "0.99"]
+    assert main(["train", "--resume", out, "--report-threshold", "none", "--quiet"]) == 0
+    assert levels() == ["0.95", "0.99"]
