@@ -141,6 +141,23 @@ def _add_training_args(parser, defaults, with_seed=True):
     parser.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
 
 
+# the options only some tasks read: given for another task they would be written into
+# its config.json and reports while changing nothing, so they are refused
+TASK_OPTIONS = {"op": ("modular",), "p": ("modular",), "frac": ("modular",), "split": ("modular",),
+                "n_train": ("mnist", "regression", "parity"), "data_dir": ("mnist",)}
+
+
+def _refuse_options_the_task_ignores(args):
+    task = args.task
+    if task not in TASK_DEFAULTS:
+        return  # with_defaults names the unknown task
+    for name, tasks in TASK_OPTIONS.items():
+        if name in args.given and task not in tasks:
+            flag, value = "--" + name.replace("_", "-"), getattr(args, name)
+            raise MinigrokError(f"{flag} {value} is not used by the {task} task: it is an option of "
+                                f"the {' / '.join(tasks)} task{'s' if len(tasks) > 1 else ''}")
+
+
 def _training_config(args):
     """The run settings given on the command line; unset task-dependent options (model,
     epochs, lr, wd) are left out so that the task's defaults apply (runs.with_defaults)."""
@@ -156,10 +173,12 @@ def _training_config(args):
                 "stop_threshold": args.stop_threshold, "split": args.split,
                 "seed": getattr(args, "seed", None)}
     cfg.update({k: v for k, v in optional.items() if v is not None})
+    _refuse_options_the_task_ignores(args)
     if args.d_model is not None:
         if cfg.get("model") != "transformer":
+            model = cfg.get("model") or TASK_DEFAULTS.get(args.task, {}).get("model", "mlp")
             raise MinigrokError(f"--d-model {args.d_model} is not allowed for model "
-                                f"{cfg.get('model') or 'mlp'!r}: it sets the transformer's width")
+                                f"{model!r}: it sets the transformer's width")
         check_setting("d_model", args.d_model)
         cfg.update(d_model=args.d_model, d_head=args.d_model, d_mlp=args.d_model)
     for name in ("checkpoint_every", "report_threshold"):  # 'none' is a value here, not "left unset"
@@ -192,6 +211,21 @@ def cmd_train(args):
           f"final test acc = {fmt_acc(s['final']['test_acc'])}; wrote {result['dir']}")
 
 
+def _check_model_parameters(params, where):
+    """The weights of one whole minigrok model, real and finite: the MLP's or the
+    Transformer's names, or W_0 .. W_{L-1} of an fc net; a one-line refusal otherwise
+    (a data split, a partial or NaN checkpoint is not a model to prune)."""
+    from .models import mlp, transformer
+    from .runs import check_weights
+    names = set(params)
+    fc = {f"W_{i}" for i in range(len(names))}
+    if names not in (set(mlp.PARAM_NAMES), set(transformer.PARAM_NAMES), fc):
+        raise MinigrokError(f"{where!r} holds {', '.join(sorted(names)[:6])}: not the weights of a "
+                            f"minigrok model (the MLP's {', '.join(mlp.PARAM_NAMES)}, the Transformer's, "
+                            "or W_0 .. W_{L-1} of an fc net); give a checkpoint such as RUN/final.npz")
+    check_weights(params, f"weights of {where}")
+
+
 def cmd_prune(args):
     from .pruning.magnitude import SCOPES, density_from, magnitude_prune
     from .store import check_output_folder
@@ -203,9 +237,11 @@ def cmd_prune(args):
     if os.path.isdir(args.out):
         raise MinigrokError(f"--out {args.out!r} is a folder: give the mask file to write")
     check_output_folder(os.path.dirname(os.path.abspath(args.out)), "--out's folder")
-    params = io.load_npz(getattr(args, "from"))["params"]
+    source = getattr(args, "from")
+    params = io.load_npz(source)["params"]
     if not params:
-        raise MinigrokError(f"{getattr(args, 'from')!r} holds no parameters")
+        raise MinigrokError(f"{source!r} holds no parameters")
+    _check_model_parameters(params, source)
     masks = magnitude_prune(params, density=density, scope=args.scope)
     kept = sum(int(m.sum()) for m in masks.values())
     total = sum(m.size for m in masks.values())
@@ -256,7 +292,8 @@ def _recipe_call(args):
     if name not in RECIPES:
         raise MinigrokError(f"unknown experiment {name!r}; allowed: {', '.join(EXPERIMENTS)}")
     taken = RECIPES[name].OPTIONS
-    unused = sorted("--" + d.replace("_", "-") for d in args.given if d in RECIPE_OPTIONS and d not in taken)
+    unused = sorted("--" + d.replace("_", "-") for d in args.given
+                    if (d in RECIPE_OPTIONS and d not in taken) or d in getattr(RECIPES[name], "IGNORES", ()))
     if unused:
         raise MinigrokError(f"{name} does not take {', '.join(unused)}")
     opts = {k: v for k, v in _recipe_options(args).items() if k in taken}

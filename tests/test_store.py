@@ -250,7 +250,7 @@ def finished(tmp_path, capsys):
 def test_6_resume_with_fewer_epochs_is_refused_and_changes_nothing(finished, capsys):
     before = tree(finished)
     code, _, err = cli(["train", "--resume", finished, "--epochs", "10"], capsys)
-    one_error_line(err, "has trained 20 epochs; --epochs 10 would throw them away")
+    one_error_line(err, "has trained 20 epochs, more than the 10 this command asks", "give --epochs >= 20")
     assert tree(finished) == before
 
 
@@ -466,6 +466,65 @@ def test_21_commands_sharing_an_out_share_dense_epochs_whatever_their_stopping_r
         (params, csv), (fresh_params, fresh_csv) = _dense_final(out, key[second]), _dense_final(fresh[second], key[second])
         assert csv == fresh_csv
         assert all(np.array_equal(params[k], fresh_params[k]) for k in fresh_params)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--p", "11", "--n-train", "5"], "--n-train 5 is not used by the modular task"),
+    (["train", "--p", "11", "--data-dir", "."], "--data-dir . is not used by the modular task"),
+    (["ticket", "--task", "parity", "--op", "mul"], "--op mul is not used by the parity task"),
+    (["ticket", "--task", "regression", "--frac", "0.5"], "--frac 0.5 is not used by the regression task"),
+    (["experiment", "ops", "--op", "sub", "--ops", "add", "--seeds", "0"], "ops does not take --op"),
+    (["train", "--task", "regression", "--d-model", "8"], "not allowed for model 'fc'"),
+])
+def test_22_an_option_the_task_does_not_read_is_refused_not_written_into_its_config(args, message, tmp_path, capsys):
+    """--n-train on the modular task was written into config.json while the run trained
+    on --frac's pairs; --op on parity, --op on the ops experiment (it runs --ops) alike."""
+    out = tmp_path / "o"
+    code, _, err = cli([*args, "--epochs", "5", "--quiet", "--out", str(out)], capsys)
+    assert code == 2 and not out.exists()
+    one_error_line(err, message)
+
+
+def test_23_analyze_describes_the_runs_its_folder_names_now(tmp_path, capsys):
+    """A ticket rerun (another model) removes the analysis of the earlier ticket, a new
+    analysis removes the files of an earlier one it does not write again, and without
+    mask.npz the density and scope come from the ticket's summary, not the defaults."""
+    small = ["--p", "11", "--epochs", "40", "--eval-every", "10", "--checkpoint-every", "10", "--quiet"]
+    out = tmp_path / "X"
+    assert cli(["ticket", *small, "--out", str(out)], capsys)[0] == 0
+    assert cli(["analyze", str(out), "--max-checkpoints", "2", "--quiet"], capsys)[0] == 0
+    assert "graph.png" in os.listdir(out / "analysis")
+    assert cli(["ticket", *small, "--model", "transformer", "--d-model", "16", "--out", str(out)], capsys)[0] == 0
+    assert not (out / "analysis").exists()
+    assert cli(["analyze", str(out), "--max-checkpoints", "2", "--quiet"], capsys)[0] == 0
+    written = set(os.listdir(out / "analysis"))
+    assert "graph.png" not in written and all(
+        os.path.getmtime(out / "analysis" / f) >= os.path.getmtime(out / "summary.json") for f in written)
+    T = tmp_path / "T"
+    assert cli(["ticket", *small, "--rate", "0.8", "--scope", "layer", "--out", str(T)], capsys)[0] == 0
+    os.remove(T / "mask.npz")
+    assert cli(["analyze", str(T), "--max-checkpoints", "2", "--quiet"], capsys)[0] == 0
+    text = open(T / "analysis" / "jaccard.csv").read().splitlines()
+    header = text[0].split(",")
+    first = dict(zip(header, text[1].split(",")))
+    assert abs(float(first["density"]) - 0.2) < 1e-9 and first["scope"] == "layer"
+
+
+def test_24_prune_refuses_a_file_that_is_not_a_model_s_weights(tmp_path, capsys, finished):
+    data = np.load(os.path.join(finished, "final.npz"))
+    bad = {"split": os.path.join(finished, "split.npz")}
+    np.savez(tmp_path / "three.npz", **{k: data[k] for k in ("W_E", "W_in", "W_out")})
+    np.savez(tmp_path / "nan.npz", **{k: data[k] * (np.nan if k == "W_E" else 1) for k in ("W_E", "W_in", "W_out", "W_U")})
+    for name, path in {**bad, "three": tmp_path / "three.npz", "nan": tmp_path / "nan.npz"}.items():
+        code, _, err = cli(["prune", "--from", path, "--rate", "0.6", "--out", tmp_path / f"m-{name}.npz"], capsys)
+        assert code == 2 and not (tmp_path / f"m-{name}.npz").exists()
+        one_error_line(err, "NaN or inf" if name == "nan" else "not the weights of a minigrok model")
+
+
+def test_25_a_rewound_ticket_says_where_its_epochs_count_from(tmp_path, capsys):
+    code, out, _ = cli(["ticket", "--p", "11", "--epochs", "40", "--checkpoint-every", "10", "--rewind-epoch", "10",
+                        "--quiet", "--out", tmp_path / "T"], capsys)
+    assert code == 0 and "ticket rewound to the dense weights of epoch 10: its epochs count from there" in out
 
 
 # ----------------------------------------------------------------------------------------

@@ -257,6 +257,9 @@ def analyze(path, density=None, scope=None, max_checkpoints=40, quiet=False):
     if "ticket" in paths and os.path.isfile(mask_file):
         loaded = io.load_npz(mask_file)
         ticket_mask, meta = loaded["masks"], loaded["meta"]
+    elif "ticket" in paths:  # the ticket's density and scope as its summary.json reports them
+        pruning = io.load_json(os.path.join(path, "summary.json")).get("pruning", {})
+        meta = {k: pruning[k] for k in ("density", "scope") if k in pruning}
     density = density_from(density=density if density is not None else meta.get("density", DEFAULT_DENSITY))
     scope = scope or meta.get("scope", "global")
     if scope not in SCOPES:
@@ -291,6 +294,10 @@ def analyze(path, density=None, scope=None, max_checkpoints=40, quiet=False):
         "dead_neurons": neuron_rows(finals, masks_by_run),
         "density_per_layer": density_rows(masks_by_run)}
     out_dir = os.path.join(path, "analysis")
+    if os.path.isdir(out_dir):  # an earlier analysis (of other runs, another density) goes first
+        for name in os.listdir(out_dir):
+            if name.endswith((".csv", ".png")) and os.path.isfile(os.path.join(out_dir, name)):
+                os.remove(os.path.join(out_dir, name))
     files = [os.path.join(out_dir, f"{name}.csv") for name, rows in tables.items() if rows]
     for name, rows in tables.items():
         if rows:

@@ -110,9 +110,11 @@ def run_recipe(name, cfg, root, folder=None, seeds=DEFAULT_SEEDS, opts=None, qui
 
 def every_report_file():
     """The files a recipe may write into its report folder besides summary.json,
-    results.csv and metrics/ (report_files): a new report removes them all first
-    (store.clear_report), since `ticket` and `sweep` given one --out share the folder."""
-    return sorted({"mask.npz", "accuracy.png", "attention.png", *(f"{name}.png" for name in RECIPES)})
+    results.csv and metrics/ (report_files), and `minigrok analyze`'s analysis/ of it: a
+    new report removes them all first (store.clear_report), since `ticket` and `sweep`
+    given one --out share the folder."""
+    return sorted({"mask.npz", "accuracy.png", "attention.png", "analysis",
+                   *(f"{name}.png" for name in RECIPES)})
 
 
 def report(summary):

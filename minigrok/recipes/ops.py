@@ -23,6 +23,7 @@ from .common import (dense_config, finish, format_table, result_row, ticket_hp, 
 
 NAME = "ops"
 OPTIONS = ("rate", "ops")  # the options it takes besides the training settings
+IGNORES = ("op",)  # training settings it sets itself, per operation (--ops)
 
 
 def check_ops(ops):

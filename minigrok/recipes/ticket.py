@@ -176,6 +176,9 @@ def report(summary):
                      + "".join(f"{fmt_epoch(s['thresholds'][t]['t_gen']):>10}" for t in levels)
                      + f"{fmt_acc(s['final_test_acc']):>11}{s['wall_time_s']:>8.0f}")
     pruning = summary.get("pruning", {})
+    if pruning.get("rewind_epoch"):
+        lines.append(f"ticket rewound to the dense weights of epoch {pruning['rewind_epoch']}: its "
+                     "epochs count from there, the dense run's from theta_0")
     if pruning.get("at_epoch") is not None and pruning["at_epoch"] < summary["config"]["epochs"]:
         lines.append(f"mask taken at epoch {fmt_epoch(pruning['at_epoch'])}: the dense run had held test "
                      f"{score} >= {summary['config']['stop_threshold']:g} for "

@@ -133,7 +133,9 @@ def decide(folder, spec, view_settings=()):
             return {"action": "done"}
         trained = max(trained, last)
     if epochs < trained:
-        raise MinigrokError(f"{folder!r} has trained {trained} epochs; --epochs {epochs} would "
+        raise MinigrokError(f"{folder!r} has trained {trained} epochs, more than the {epochs} this "
+                            "command asks of the same run (an earlier command trained it further, e.g. "
+                            "`train --epochs` or when-to-prune's --late-epochs); stopping it there would "
                             f"throw them away: give --epochs >= {trained} or choose another --out")
     return {"action": "resume", "epoch": trained}
 

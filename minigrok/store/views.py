@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 
 import numpy as np
 
@@ -130,7 +131,7 @@ def _plain(obj):
 
 def clear_report(folder, names=()):
     """Remove a recipe's previous report from folder before it writes the new one: its
-    summary.json, results.csv, metrics/*.csv and the files in `names`. A report of other
+    summary.json, results.csv, metrics/*.csv and the files (or derived folders) in `names`. A report of other
     settings (fewer rates or seeds, another operation) must not leave its curves or
     figures beside the new summary; the runs they came from stay in the store."""
     metrics_dir = os.path.join(folder, "metrics")
@@ -140,6 +141,8 @@ def clear_report(folder, names=()):
         path = os.path.join(folder, name)
         if os.path.isfile(path):
             os.remove(path)
+        elif os.path.isdir(path) and name != "runs":  # a derived folder (analysis/)
+            shutil.rmtree(path)
 
 
 def save_report(folder, summary, rows=None, columns=None, curves=None, replaces=()):
