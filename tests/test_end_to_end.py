@@ -22,6 +22,7 @@ def test_ticket_groks_sooner_than_dense(tmp_path):
     on_disk = json.loads((tmp_path / "summary.json").read_text())
     assert set(on_disk["dense"]) >= {"t_mem", "t_gen"} and on_disk["speedup"] == summary["speedup"]
     assert set(on_disk["dense"]["thresholds"]) == {"0.95", "0.99"}
+    assert on_disk["blas_threads"] == 1  # what the numbers were computed with
     at = summary["pruning"]["at_epoch"]  # the dense run stopped once it had held 0.99 for 100
     assert at < SMALL_TASK["epochs"] and summary["dense"]["epochs_run"] == at
     assert (f"mask taken at epoch {at}: the dense run had held test accuracy >= 0.99 for 100 "

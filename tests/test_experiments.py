@@ -67,6 +67,7 @@ def test_rate_sweep_command_and_shared_dense_cache(tmp_path, capsys):
     assert rows[0]["t_gen"] == rows[0]["dense_t_gen"] and float(rows[0]["density"]) == 1.0
     assert abs(float(rows[2]["density"]) - 0.1) < 1e-3
     assert "rate=0.5" in capsys.readouterr().out
+    assert summary["seeds"] == [0] and "seed" not in summary["config"] and summary["blas_threads"] == 1
     # a second experiment in the same OUT, and `minigrok sweep` into it, reuse the same
     # dense run (no retraining)
     [folder] = [os.path.join(out, "runs", f) for f in dense_folders(out)]

@@ -508,6 +508,9 @@ def test_23_analyze_describes_the_runs_its_folder_names_now(tmp_path, capsys):
     header = text[0].split(",")
     first = dict(zip(header, text[1].split(",")))
     assert abs(float(first["density"]) - 0.2) < 1e-9 and first["scope"] == "layer"
+    code, _, err = cli(["analyze", str(T), "--scope", "", "--quiet"], capsys)
+    assert code == 2
+    one_error_line(err, "unknown pruning scope ''")
 
 
 def test_24_prune_refuses_a_file_that_is_not_a_model_s_weights(tmp_path, capsys, finished):

@@ -261,7 +261,7 @@ def analyze(path, density=None, scope=None, max_checkpoints=40, quiet=False):
         pruning = io.load_json(os.path.join(path, "summary.json")).get("pruning", {})
         meta = {k: pruning[k] for k in ("density", "scope") if k in pruning}
     density = density_from(density=density if density is not None else meta.get("density", DEFAULT_DENSITY))
-    scope = scope or meta.get("scope", "global")
+    scope = meta.get("scope", "global") if scope is None else scope
     if scope not in SCOPES:
         raise MinigrokError(f"unknown pruning scope {scope!r}; allowed: {', '.join(SCOPES)}")
     runs = {label: load_run(d, max_checkpoints) for label, d in paths.items()}

@@ -35,6 +35,7 @@ from ..parallel import run_units
 from ..masks import density as mask_density
 from ..runs import fork_run, plan, stored_sibling, train_runs, unit_folder, with_defaults
 from ..settings import check_setting
+from ..threads import blas_info
 from ..train import DATA_KEYS, grokking_times
 
 DEFAULT_SEEDS = (0, 1, 2)
@@ -233,7 +234,8 @@ def finish(name, folder, cfg, seeds, rows, curves, t0, extra=None, plot=None, ru
     runs: the run folders the results were read from (recorded in the summary).
     """
     columns = list(dict.fromkeys(list(BASE_COLUMNS) + [c for r in rows for c in r]))
-    summary = {"experiment": name, "config": cfg, "seeds": list(seeds),
+    summary = {"experiment": name, "config": {k: v for k, v in cfg.items() if k != "seed"},  # seeds: below
+               "seeds": list(seeds), "blas_threads": blas_info().get("threads"),
                "runs": sorted({os.path.relpath(r, folder) for r in runs}),
                "results": rows, "by_condition": aggregate(rows), **(extra or {}),
                "wall_time_s": time.perf_counter() - t0}

@@ -38,6 +38,7 @@ from ..masks import density as mask_density
 from ..objectives import score_name
 from ..pruning.magnitude import SCOPES, density_from, magnitude_prune
 from ..settings import check_setting
+from ..threads import blas_info
 from .common import dense_runs, ticket_hp, train_one
 
 NAME = "ticket"
@@ -112,6 +113,7 @@ def run(cfg, where, folder, seeds, opts, quiet=False):
         "runs": {"dense": os.path.relpath(dense["dir"], folder),
                  "ticket": os.path.relpath(ticket["dir"], folder)},
         "config": cfg,
+        "blas_threads": blas_info().get("threads"),
     }
     io.save_json(os.path.join(folder, "summary.json"), summary)
     from ..figures import plot_accuracy_curves
