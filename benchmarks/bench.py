@@ -49,7 +49,10 @@ def parse_args(argv=None):
     ap.add_argument("--json", action="store_true", help="one JSON object per case")
     ap.add_argument("--record", metavar="FILE.json",
                     help="also write a results record of the table (minigrok/provenance.py)")
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    if args.threads < 1:
+        ap.error(f"--threads {args.threads} is not allowed: give an integer >= 1")
+    return args
 
 
 def interleaved_medians(fns, repeats, inner, warmup):

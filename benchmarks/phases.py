@@ -80,6 +80,8 @@ def main(argv=None):
     ap.add_argument("--record", metavar="FILE.json",
                     help="also write a results record of the table (minigrok/provenance.py)")
     args = ap.parse_args(argv)
+    if args.threads < 1:
+        ap.error(f"--threads {args.threads} is not allowed: give an integer >= 1")
     blas.request_threads(args.threads)
     import numpy as np
     import cases

@@ -25,7 +25,11 @@ parser.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders (OUT
 args = parser.parse_args()
 
 for folder in args.runs:
+    if not os.path.isfile(os.path.join(folder, "config.json")):
+        parser.error(f"{folder!r} is not a run folder (no config.json): give OUT/runs/<name>/")
     cfg = io.load_json(os.path.join(folder, "config.json"))
+    if cfg.get("task", "modular") != "modular":
+        parser.error(f"{folder!r} is a {cfg['task']} run: this example reads modular-arithmetic runs only")
     final = io.load_npz(os.path.join(folder, "final.npz"))
     split = io.load_arrays(os.path.join(folder, "split.npz"))
     model = get_model(cfg["model"])

@@ -191,12 +191,24 @@ def settings_drift(recorded, now, introduced=None):
 # ----------------------------------------------------------------------------------------
 # reading records and generating documents
 
+RECORD_FIELDS = {"command": str, "report": str, "commit": (str, type(None)), "date": str,
+                 "machine": dict, "fingerprint": dict}
+
+
 def load_record(path):
     """A record, with one-line refusals for a missing or malformed file."""
+    if os.path.isdir(path):
+        raise MinigrokError(f"{path!r} is a folder: give a results record (.json)")
     record = io.load_json(path)
-    missing = [k for k in ("command", "report", "fingerprint", "machine") if k not in record]
+    if not isinstance(record, dict):
+        raise MinigrokError(f"{path!r} is not a results record (not a JSON object)")
+    missing = [k for k in RECORD_FIELDS if k not in record]
     if missing:
         raise MinigrokError(f"{path!r} is not a results record (no {', '.join(missing)})")
+    wrong = [k for k, kind in RECORD_FIELDS.items() if not isinstance(record[k], kind)]
+    if wrong or not isinstance(record["machine"].get("blas"), dict) or "cpu" not in record["machine"]:
+        raise MinigrokError(f"{path!r} is not a results record ({', '.join(wrong) or 'machine'} "
+                            "of the wrong kind)")
     return record
 
 
@@ -214,13 +226,41 @@ def render(paths, base="."):
     return "\n".join(out)
 
 
+OPEN, CLOSE = re.compile(r"<!-- results:"), re.compile(r"<!-- /results -->")
+
+
+def check_blocks(text, where="the document"):
+    """One-line refusal unless every `<!-- results: PATHS -->` line opens a block that its
+    own `<!-- /results -->` closes, with at least one path and no block inside another:
+    an unclosed opening would otherwise hide a hand-edited table from the check, or let
+    regenerate() swallow the text up to a later block's end."""
+    depth, opened = 0, None
+    for number, line in enumerate(text.splitlines(), 1):
+        if OPEN.search(line):
+            if depth:
+                raise MinigrokError(f"{where}, line {number}: a results block opens inside the block "
+                                    f"of line {opened}, which has no <!-- /results --> before it")
+            if not BLOCK.match(line + "\n<!-- /results -->") or not line.split("results:", 1)[1].split("-->")[0].split():
+                raise MinigrokError(f"{where}, line {number}: give `<!-- results: PATH ... -->` "
+                                    "with at least one record path")
+            depth, opened = 1, number
+        elif CLOSE.search(line):
+            if not depth:
+                raise MinigrokError(f"{where}, line {number}: <!-- /results --> closes no block")
+            depth = 0
+    if depth:
+        raise MinigrokError(f"{where}, line {opened}: the results block has no <!-- /results -->")
+
+
 def blocks(text):
-    """[(paths, body)] of every results block of a document."""
+    """[(paths, body)] of every results block of a document (check_blocks first)."""
+    check_blocks(text)
     return [(m.group("paths").split(), m.group("body")) for m in BLOCK.finditer(text)]
 
 
 def regenerate(text, base="."):
-    """The document with every results block rewritten from its records."""
+    """The document with every results block rewritten from its records (check_blocks first)."""
+    check_blocks(text)
     return BLOCK.sub(lambda m: m.group(1) + render(m.group("paths").split(), base) + m.group(4), text)
 
 
@@ -233,8 +273,12 @@ def main(argv=None):
         return 2
     try:
         for doc in docs:
-            with open(doc) as f:
-                text = f.read()
+            try:
+                with open(doc, encoding="utf-8") as f:
+                    text = f.read()
+            except UnicodeDecodeError as exc:
+                raise MinigrokError(f"{doc!r} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+            check_blocks(text, repr(doc))
             new = regenerate(text, os.path.dirname(os.path.abspath(doc)))
             if new != text:
                 io.atomic_write(doc, lambda f: f.write(new.encode()))

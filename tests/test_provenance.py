@@ -16,6 +16,7 @@
 import glob
 import json
 import os
+import re
 
 import pytest
 
@@ -167,3 +168,34 @@ def test_a_bad_record_path_is_refused_before_training(bad, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and err[0].startswith("minigrok: error: --record")
     assert not out.exists()
+
+
+@pytest.mark.parametrize("text, message", [
+    ("<!-- results: r.json -->\nhand-edited table\n", "line 1: the results block has no <!-- /results -->"),
+    ("<!-- results: a.json -->\nold\n## prose\n<!-- results: b.json -->\nold\n<!-- /results -->\n",
+     "line 4: a results block opens inside the block of line 1"),
+    ("<!-- results:  -->\nhand table\n<!-- /results -->\n", "line 1: give `<!-- results: PATH ... -->`"),
+    ("text\n<!-- /results -->\n", "line 2: <!-- /results --> closes no block"),
+])
+def test_a_broken_results_block_is_refused_not_skipped_or_swallowed(text, message):
+    """An unclosed block hid a hand-edited table from the check; a nested one let
+    regenerate() delete the prose up to the next block's end."""
+    from minigrok.errors import MinigrokError
+    for read in (provenance.blocks, provenance.regenerate):
+        with pytest.raises(MinigrokError, match=re.escape(message)):
+            read(text)
+
+
+def test_a_malformed_record_is_refused_in_one_line(tmp_path):
+    from minigrok.errors import MinigrokError
+    good = provenance.load_record(RECORDS[0])
+    for change, message in ((lambda r: r.pop("date"), "no date"), (lambda r: r.update(report=5), "report of the wrong kind"),
+                            (lambda r: r["machine"].pop("blas"), "machine of the wrong kind")):
+        record = json.loads(json.dumps(good))
+        change(record)
+        path = tmp_path / "r.json"
+        path.write_text(json.dumps(record))
+        with pytest.raises(MinigrokError, match=message):
+            provenance.load_record(str(path))
+    with pytest.raises(MinigrokError, match="is a folder"):
+        provenance.load_record(str(tmp_path))

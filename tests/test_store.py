@@ -530,6 +530,29 @@ def test_25_a_rewound_ticket_says_where_its_epochs_count_from(tmp_path, capsys):
     assert code == 0 and "ticket rewound to the dense weights of epoch 10: its epochs count from there" in out
 
 
+def test_26_analyze_reads_the_ticket_run_s_mask_and_waits_for_no_writer(tmp_path, capsys):
+    """A mask.npz replaced by `prune --out` gave an analysis at another density than the
+    ticket's; an analysis while a rerun rewrote the folder mixed the two. analyze now
+    reads the ticket run's own mask and holds the folder's lock."""
+    from minigrok import store
+    out = tmp_path / "T"
+    small = ["--p", "11", "--epochs", "40", "--eval-every", "10", "--checkpoint-every", "10", "--quiet"]
+    assert cli(["ticket", *small, "--out", str(out)], capsys)[0] == 0
+    dense = out / io.load_json(str(out / "summary.json"))["runs"]["dense"]
+    assert cli(["prune", "--from", str(dense / "final.npz"), "--rate", "0.9", "--out", str(out / "mask.npz")], capsys)[0] == 0
+    assert cli(["analyze", str(out), "--max-checkpoints", "2", "--quiet"], capsys)[0] == 0
+    rows = open(out / "analysis" / "density_per_layer.csv").read()
+    kept = [line.split(",") for line in rows.splitlines()[1:] if line.split(",")[1] == "global"]
+    assert kept and all(abs(float(r[-1]) - 0.4) < 1e-3 for r in kept), rows
+    handle = store.lock(str(out))  # another minigrok process writing the folder
+    try:
+        code, _, err = cli(["analyze", str(out), "--quiet"], capsys)
+    finally:
+        store.unlock(handle)
+    assert code == 2
+    one_error_line(err, "being written by another minigrok process")
+
+
 # ----------------------------------------------------------------------------------------
 # a run that differs from a stored run only in when it stops starts from its checkpoint
 

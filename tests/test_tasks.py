@@ -61,6 +61,26 @@ def test_idx_errors(tmp_path):
         load_idx_folder(str(tmp_path))
 
 
+def test_idx_folders_that_are_not_mnist_are_refused(tmp_path):
+    """5 x 5 images, a label 86, a missing folder, a file: one line each, naming the fault
+    (a matmul error or an IndexError from deep inside the model before)."""
+    small = tmp_path / "small"
+    make_mnist_folder(str(small))
+    write_idx(str(small / "train-images-idx3-ubyte"), np.zeros((30, 5, 5)))
+    with pytest.raises(MinigrokError, match="train images are 5 x 5: MNIST's are 28 x 28"):
+        load_idx_folder(str(small))
+    labels = tmp_path / "labels"
+    make_mnist_folder(str(labels))
+    write_idx(str(labels / "t10k-labels-idx1-ubyte"), np.full(12, 86))
+    with pytest.raises(MinigrokError, match="test labels run from 86 to 86: MNIST's are 0 to 9"):
+        load_idx_folder(str(labels))
+    with pytest.raises(MinigrokError, match="does not exist"):
+        load_idx_folder(str(tmp_path / "nope"))
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(MinigrokError, match="is a file"):
+        load_idx_folder(str(tmp_path / "file"))
+
+
 def test_regression_task():
     d = regression_dataset(seed=3)
     assert d["train_x"].shape == (100, 40) and d["test_y"].shape == (100, 1)

@@ -251,13 +251,21 @@ def analyze(path, density=None, scope=None, max_checkpoints=40, quiet=False):
     Returns {"dir", "files", "tables"}."""
     if max_checkpoints is not None and max_checkpoints < 2:
         raise MinigrokError(f"max checkpoints = {max_checkpoints} is not allowed: give an integer >= 2")
+    if not os.path.isdir(path):
+        raise MinigrokError(f"{path!r} is not a folder (give a run directory or a ticket folder)")
+    from .. import store
+    handle = store.lock(path)  # a command rewriting the folder's runs or report must finish first
+    try:
+        return _analyze(path, density, scope, max_checkpoints, quiet)
+    finally:
+        store.unlock(handle)
+
+
+def _analyze(path, density, scope, max_checkpoints, quiet):
     paths = find_runs(path)
-    mask_file = os.path.join(path, "mask.npz")
     ticket_mask, meta = None, {}
-    if "ticket" in paths and os.path.isfile(mask_file):
-        loaded = io.load_npz(mask_file)
-        ticket_mask, meta = loaded["masks"], loaded["meta"]
-    elif "ticket" in paths:  # the ticket's density and scope as its summary.json reports them
+    if "ticket" in paths:  # the ticket run's own mask, its density and scope as the summary reports them
+        ticket_mask = io.load_npz(os.path.join(paths["ticket"], "init.npz"))["masks"]
         pruning = io.load_json(os.path.join(path, "summary.json")).get("pruning", {})
         meta = {k: pruning[k] for k in ("density", "scope") if k in pruning}
     density = density_from(density=density if density is not None else meta.get("density", DEFAULT_DENSITY))

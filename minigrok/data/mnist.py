@@ -60,6 +60,9 @@ def _find(folder, name):
 
 def load_idx_folder(folder):
     """(train_images (N, 784) uint8, train_labels, test_images, test_labels) from a folder."""
+    if not os.path.isdir(folder):
+        raise MinigrokError(f"MNIST folder {folder!r} " + ("is a file: give the folder of the IDX files"
+                                                         if os.path.exists(folder) else "does not exist"))
     paths = {k: _find(folder, v) for k, v in IDX_FILES.items()}
     missing = [IDX_FILES[k] for k, p in paths.items() if p is None]
     if missing:
@@ -69,6 +72,10 @@ def load_idx_folder(folder):
         images, labels = arrays[f"{part}_images"], arrays[f"{part}_labels"]
         if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
             raise MinigrokError(f"MNIST {part} files disagree: images {images.shape}, labels {labels.shape}")
+        if images.shape[1:] != (28, 28):
+            raise MinigrokError(f"MNIST {part} images are {images.shape[1]} x {images.shape[2]}: MNIST's are 28 x 28")
+        if labels.size and (labels.min() < 0 or labels.max() > 9):
+            raise MinigrokError(f"MNIST {part} labels run from {labels.min()} to {labels.max()}: MNIST's are 0 to 9")
     return tuple(arrays[k].reshape(len(arrays[k]), -1) if "images" in k else arrays[k]
                  for k in ("train_images", "train_labels", "test_images", "test_labels"))
 
