@@ -487,8 +487,9 @@ def test_22_an_option_the_task_does_not_read_is_refused_not_written_into_its_con
 
 def test_23_analyze_describes_the_runs_its_folder_names_now(tmp_path, capsys):
     """A ticket rerun (another model) removes the analysis of the earlier ticket, a new
-    analysis removes the files of an earlier one it does not write again, and without
-    mask.npz the density and scope come from the ticket's summary, not the defaults."""
+    analysis removes the files of an earlier one it does not write again; the ticket's
+    mask is the ticket run's own (a mask.npz replaced by `prune` gave another density),
+    its density and scope the summary's; and analyze holds the folder's lock."""
     small = ["--p", "11", "--epochs", "40", "--eval-every", "10", "--checkpoint-every", "10", "--quiet"]
     out = tmp_path / "X"
     assert cli(["ticket", *small, "--out", str(out)], capsys)[0] == 0
@@ -500,14 +501,25 @@ def test_23_analyze_describes_the_runs_its_folder_names_now(tmp_path, capsys):
     written = set(os.listdir(out / "analysis"))
     assert "graph.png" not in written and all(
         os.path.getmtime(out / "analysis" / f) >= os.path.getmtime(out / "summary.json") for f in written)
-    T = tmp_path / "T"
+    T = tmp_path / "T"  # its mask.npz replaced by `prune` at another rate and scope
     assert cli(["ticket", *small, "--rate", "0.8", "--scope", "layer", "--out", str(T)], capsys)[0] == 0
-    os.remove(T / "mask.npz")
+    dense = T / io.load_json(str(T / "summary.json"))["runs"]["dense"]
+    assert cli(["prune", "--from", str(dense / "final.npz"), "--rate", "0.5", "--out", str(T / "mask.npz")], capsys)[0] == 0
     assert cli(["analyze", str(T), "--max-checkpoints", "2", "--quiet"], capsys)[0] == 0
     text = open(T / "analysis" / "jaccard.csv").read().splitlines()
     header = text[0].split(",")
     first = dict(zip(header, text[1].split(",")))
     assert abs(float(first["density"]) - 0.2) < 1e-9 and first["scope"] == "layer"
+    kept = open(T / "analysis" / "density_per_layer.csv").read().splitlines()[1:]
+    assert kept and all(abs(float(line.split(",")[-1]) - 0.2) < 1e-3 for line in kept)  # the ticket's 0.2
+    from minigrok import store
+    handle = store.lock(str(T))  # another minigrok process writing the folder
+    try:
+        code, _, err = cli(["analyze", str(T), "--quiet"], capsys)
+    finally:
+        store.unlock(handle)
+    assert code == 2
+    one_error_line(err, "being written by another minigrok process")
     code, _, err = cli(["analyze", str(T), "--scope", "", "--quiet"], capsys)
     assert code == 2
     one_error_line(err, "unknown pruning scope ''")
@@ -528,29 +540,6 @@ def test_25_a_rewound_ticket_says_where_its_epochs_count_from(tmp_path, capsys):
     code, out, _ = cli(["ticket", "--p", "11", "--epochs", "40", "--checkpoint-every", "10", "--rewind-epoch", "10",
                         "--quiet", "--out", tmp_path / "T"], capsys)
     assert code == 0 and "ticket rewound to the dense weights of epoch 10: its epochs count from there" in out
-
-
-def test_26_analyze_reads_the_ticket_run_s_mask_and_waits_for_no_writer(tmp_path, capsys):
-    """A mask.npz replaced by `prune --out` gave an analysis at another density than the
-    ticket's; an analysis while a rerun rewrote the folder mixed the two. analyze now
-    reads the ticket run's own mask and holds the folder's lock."""
-    from minigrok import store
-    out = tmp_path / "T"
-    small = ["--p", "11", "--epochs", "40", "--eval-every", "10", "--checkpoint-every", "10", "--quiet"]
-    assert cli(["ticket", *small, "--out", str(out)], capsys)[0] == 0
-    dense = out / io.load_json(str(out / "summary.json"))["runs"]["dense"]
-    assert cli(["prune", "--from", str(dense / "final.npz"), "--rate", "0.9", "--out", str(out / "mask.npz")], capsys)[0] == 0
-    assert cli(["analyze", str(out), "--max-checkpoints", "2", "--quiet"], capsys)[0] == 0
-    rows = open(out / "analysis" / "density_per_layer.csv").read()
-    kept = [line.split(",") for line in rows.splitlines()[1:] if line.split(",")[1] == "global"]
-    assert kept and all(abs(float(r[-1]) - 0.4) < 1e-3 for r in kept), rows
-    handle = store.lock(str(out))  # another minigrok process writing the folder
-    try:
-        code, _, err = cli(["analyze", str(out), "--quiet"], capsys)
-    finally:
-        store.unlock(handle)
-    assert code == 2
-    one_error_line(err, "being written by another minigrok process")
 
 
 # ----------------------------------------------------------------------------------------
