@@ -178,6 +178,12 @@ def save_json(path, obj):
     atomic_write(path, lambda f: f.write(text.encode()))
 
 
+def as_json(obj):
+    """obj as it reads back from a JSON file written by save_json (NumPy scalars and arrays
+    as Python numbers and lists, tuples as lists): for comparing with what is on disk."""
+    return json.loads(json.dumps(obj, default=_jsonable))
+
+
 def _jsonable(x):
     if isinstance(x, np.generic):
         return x.item()

@@ -15,11 +15,10 @@ text printed. Every run they train is a unit of the run store under ROOT/runs/
     ops           dense vs ticket t_gen and speed-up for every modular operation
     when-to-prune tickets of many seeds pruned at the cap, N epochs after grokking, later
 """
-import json
 import os
 import time
 
-from .. import store
+from .. import io, store
 from ..errors import MinigrokError
 from ..models import get_model
 from ..parallel import executor
@@ -70,8 +69,8 @@ def settings_record(name, cfg, seeds, opts):
     _, cfg, seeds, opts = resolve(name, cfg, seeds, opts)
     model = get_model(cfg["model"])
     widths = {k: cfg.get(k, v) for k, v in getattr(model, "DEFAULTS", {}).items()}
-    return json.loads(json.dumps({"recipe": name, "config": cfg, "model": widths, "seeds": seeds,
-                                  "options": opts}))
+    return io.as_json({"recipe": name, "config": cfg, "model": widths, "seeds": seeds,
+                       "options": opts})
 
 
 def run_recipe(name, cfg, root, folder=None, seeds=DEFAULT_SEEDS, opts=None, quiet=False,

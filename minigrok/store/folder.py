@@ -3,7 +3,6 @@
 """
 import fcntl
 import glob
-import json
 import os
 import re
 import shutil
@@ -280,7 +279,7 @@ def open_for_writing(folder):
 def write_config(folder, cfg):
     """config.json: the settings of this request (epoch cap, report threshold included)."""
     path = os.path.join(folder, "config.json")
-    if not os.path.isfile(path) or io.load_json(path) != json.loads(json.dumps(cfg, default=io._jsonable)):
+    if not os.path.isfile(path) or io.load_json(path) != io.as_json(cfg):
         io.save_json(path, cfg)
 
 

@@ -112,21 +112,16 @@ def load_result(folder, key):
         summary = io.load_json(summary_path) if os.path.isfile(summary_path) else None
     except MinigrokError:  # a view: a broken one is rebuilt, never trusted
         summary = None
-    expected = _plain(summarize(_config(folder), _data_meta(folder), final, key))
+    expected = io.as_json(summarize(_config(folder), _data_meta(folder), final, key))
     if (not isinstance(summary, dict)
             or {k: v for k, v in summary.items() if k not in ("versions", "metrics_csv_sha256")}
             != {k: v for k, v in expected.items() if k != "versions"}
             or summary.get("metrics_csv_sha256") is None
             or summary["metrics_csv_sha256"] != _file_digest(os.path.join(folder, "metrics.csv"))):
-        summary = _plain(write_views(folder, key, final))
+        summary = io.as_json(write_views(folder, key, final))
     return {"params": final["params"], "masks": final["masks"], "metrics": final["metrics"],
             "summary": summary, "stopped_early": final["meta"]["stopped_early"], "dir": folder,
             "key": key}
-
-
-def _plain(obj):
-    """obj as it reads back from JSON (NumPy scalars as Python numbers, tuples as lists)."""
-    return json.loads(json.dumps(obj, default=io._jsonable))
 
 
 def clear_report(folder, names=()):
