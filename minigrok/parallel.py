@@ -72,13 +72,15 @@ def executor(workers=1, scheduler=None):
         yield pool
 
 
-def train_unit(unit):
+def train_unit(unit, overlap_eval=False):
     """Plan and train one unit into its folder, with one BLAS thread (in a worker, or in
-    this process); returns a line of its numbers."""
+    this process); returns a line of its numbers. overlap_eval: may its test evaluation
+    take a second process (evaluator.py)? Not in a pool's workers, which fill the cores."""
     start_worker()
     from .runs import plan, train_runs
     spec = plan(unit["cfg"], params0=unit.get("params0"), masks=unit.get("masks"))
-    result = train_runs([{"spec": spec, "dir": unit["dir"]}], label=unit["label"], quiet=True)[0]
+    result = train_runs([{"spec": spec, "dir": unit["dir"]}], label=unit["label"], quiet=True,
+                        overlap_eval=overlap_eval)[0]
     s = result["summary"]
     return (f"t_mem {fmt_epoch(s['t_mem'])}, t_gen {fmt_epoch(s['t_gen'])}, "
             f"final test {fmt_acc(s['final']['test_acc'])}")
@@ -91,7 +93,7 @@ def run_units(pool, units, label="units", quiet=False):
     if not units:
         return
     bar = progress_start(label, 0, len(units), every=1, enabled=not quiet, unit="unit")
-    futures = {pool.submit(train_unit, u): u for u in units}
+    futures = {pool.submit(train_unit, u, isinstance(pool, InlineExecutor)): u for u in units}
     failures, done = [], 0
     t0 = time.perf_counter()
     for future in concurrent.futures.as_completed(futures):

@@ -162,12 +162,13 @@ def unit_folder(root, spec):
 # ----------------------------------------------------------------------------------------
 # train: the one place training starts
 
-def train_runs(units, stacked=False, label="train", quiet=False):
+def train_runs(units, stacked=False, label="train", quiet=False, overlap_eval=True):
     """Train every unit {"spec", "dir"} to its cfg['epochs'] in its own run folder, and
     return their results (store.load_result) in order. Units whose folder already holds
     the finished run are reused; interrupted ones continue from their newest commit.
     stacked=True trains the units that need it as one stacked model (they must share the
-    model, shapes and settings); else one after another."""
+    model, shapes and settings); else one after another. overlap_eval=False: the test
+    evaluation stays in this process (train_loop, evaluator.py)."""
     units = list({u["dir"]: u for u in units}.values()) if units else []
     if stacked and len({json.dumps(_shared_settings(u["spec"]), sort_keys=True) for u in units}) > 1:
         raise MinigrokError("stacked runs must share their model, optimiser and schedule settings")
@@ -190,7 +191,8 @@ def train_runs(units, stacked=False, label="train", quiet=False):
         groups = [todo] if (stacked and todo) else [[t] for t in todo]
         diverged = []
         for group in groups:
-            diverged += _train_group(group, label if len(group) == 1 else f"{len(group)} runs stacked", quiet)
+            diverged += _train_group(group, label if len(group) == 1 else f"{len(group)} runs stacked", quiet,
+                                     overlap_eval)
         if diverged:
             raise MinigrokError(store.divergence_message(*diverged[0])
                                 + (f" ({len(diverged) - 1} more runs diverged)" if len(diverged) > 1 else ""))
@@ -214,7 +216,7 @@ def _shared_settings(spec):
             "epochs": cfg["epochs"], "checkpoint_every": cfg["checkpoint_every"]}
 
 
-def _train_group(todo, label, quiet):
+def _train_group(todo, label, quiet, overlap_eval=True):
     """Train one group of units, todo = [(unit, the epoch it resumes from)], from a common
     commit epoch (its own for one unit; the newest one they all have for a stack), writing
     checkpoints and finals into each unit's folder. Returns [(folder, divergence)] of the
@@ -254,7 +256,8 @@ def _train_group(todo, label, quiet):
         params, opt_state, metrics, _ = states[0]
         train_loop(model, device(params), device(datas[0]), cfg, device(host_masks[0]),
                    _device_state(opt_state), metrics, epoch, stacked=False,
-                   on_checkpoint=write_checkpoint, on_stop=write_final, label=label, quiet=quiet)
+                   on_checkpoint=write_checkpoint, on_stop=write_final, label=label, quiet=quiet,
+                   overlap_eval=overlap_eval)
         return diverged
     masks = None
     if any(m is not None for m in host_masks):  # dense members of a masked stack: all ones
@@ -266,7 +269,8 @@ def _train_group(todo, label, quiet):
                      "v": stack([device(s[1]["v"]) for s in states])}
     train_loop(model, stack([device(s[0]) for s in states]), stack([device(d) for d in datas]), cfg,
                masks, opt_state, [s[2] for s in states], epoch, stacked=True,
-               on_checkpoint=write_checkpoint, on_stop=write_final, label=label, quiet=quiet)
+               on_checkpoint=write_checkpoint, on_stop=write_final, label=label, quiet=quiet,
+               overlap_eval=overlap_eval)
     return diverged
 
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from .backend import array_module, keep_freed_memory, to_float, to_numpy
 from .errors import MinigrokError
+from .evaluator import open_evaluator
 from .io import METRIC_COLUMNS
 from .objectives import get_objective
 from .optim import adamw_init, adamw_step
@@ -145,20 +146,21 @@ def stack(dicts):
 
 
 def _member(arrays, j, stacked):
-    """Run j's arrays: a copy of slice j of a stack, or the arrays themselves (one run)."""
+    """A copy of run j's arrays: slice j of a stack, or the arrays of one run."""
     if arrays is None:
         return None
-    if not stacked:
-        return arrays
     xp = array_module(*arrays.values())
-    return {k: xp.array(v[j]) for k, v in arrays.items()}
+    return {k: xp.array(v[j] if stacked else v) for k, v in arrays.items()}
+
+
+def take_runs(array, keep):
+    """The runs `keep` (a list of positions in the stack) of a stacked array."""
+    return array[array_module(array).asarray(keep)]
 
 
 def _take(arrays, keep):
-    """The runs `keep` (a list of indices) of every array of a stacked dict."""
-    xp = array_module(*arrays.values())
-    index = xp.asarray(keep)
-    return {k: v[index] for k, v in arrays.items()}
+    """The runs `keep` of every array of a stacked dict."""
+    return {k: take_runs(v, keep) for k, v in arrays.items()}
 
 
 def _per_run(value):
@@ -171,7 +173,7 @@ def _per_run(value):
 
 def train_loop(model, params, data, hp, masks=None, opt_state=None, metrics=None,
                start_epoch=0, stacked=False, on_checkpoint=None, on_stop=None,
-               label="train", quiet=False):
+               label="train", quiet=False, overlap_eval=True):
     """Train for epochs start_epoch..hp['epochs'] on the backend of params' arrays.
 
     params / masks / opt_state / data (DATA_KEYS): one run's arrays, or with stacked=True
@@ -190,6 +192,11 @@ def train_loop(model, params, data, hp, masks=None, opt_state=None, metrics=None
     A run whose train or test loss is NaN or inf has diverged: it stops at once, without
     that row, and its outcome is {"params": None, "metrics" (the rows before),
     "diverged": {"epoch", "train_loss", "test_loss"}}; no NaN ever becomes a result.
+
+    The test evaluation of epoch n may run in a second process while epoch n's step runs
+    here (evaluator.py; overlap_eval=False forbids it): the same bits either way. So the
+    runs that may end at a row keep a copy of their parameters before the step, and the
+    step is taken before the row's test accuracy is known; an ending run's step is dropped.
     """
     keep_freed_memory()  # NumPy's per-step temporaries: reuse memory, no page faults
     xp = array_module(*params.values())
@@ -211,68 +218,79 @@ def train_loop(model, params, data, hp, masks=None, opt_state=None, metrics=None
     alive = list(range(K))  # the original index of each run still training
     outcomes = [None] * K
     bar = progress_start(label, start_epoch, epochs, every=max(1000, every), enabled=not quiet)
+    evaluator = open_evaluator(model, params, data["test_x"], data["test_y"], objective,
+                               n_evals=(epochs - start_epoch) // every + 1, allowed=overlap_eval)
     epoch = start_epoch
-    for epoch in range(start_epoch, epochs + 1):
-        logged = epoch % every == 0 or epoch == epochs
-        n = len(alive)
-        stopping = [epoch == epochs] * n  # per run still training: does it end at this row?
-        stopped_early = [False] * n
-        if logged:  # measured on the parameters before this epoch's step
-            test_loss, test_acc = map(_per_run, evaluate(model, params, data["test_x"],
-                                                         data["test_y"], objective))
-            l1, l2 = weight_norms(effective(params), len(alive) if stacked else None)
-            for j, i in enumerate(alive):
-                since[i] = streak_start(since[i], epoch, test_acc[j] >= stop_thr)
-                stopped_early[j] = held_long_enough(since[i], epoch, stop_after)
-                stopping[j] = stopping[j] or stopped_early[j]
-        ending = {j: (_member(params, j, stacked), _opt_member(opt_state, j, stacked))
-                  for j in range(n) if stopping[j]}  # their last params: before the step
-        if all(stopping):  # no step after the last row
-            train_loss, train_acc = evaluate(model, params, data["train_x"], data["train_y"], objective)
-        else:  # every run steps; the step of an ending run is dropped with it below
-            train_loss, train_acc = train_step(model, params, opt_state, data["train_x"],
-                                               data["train_y"], hp, masks)
-        train_loss, train_acc = _per_run(train_loss), _per_run(train_acc)
-        diverged = [not math.isfinite(x) for x in train_loss]  # NaN / inf: the weights blew up
-        if logged:
-            diverged = [d or not math.isfinite(x) for d, x in zip(diverged, test_loss)]
-        for j in (j for j in range(n) if diverged[j]):
-            i = alive[j]
-            ending.pop(j, None)
-            outcomes[i] = {"params": None, "opt_state": None, "metrics": metrics[i],
-                           "stopped_early": False,
-                           "diverged": {"epoch": int(epoch), "train_loss": float(train_loss[j]),
-                                        "test_loss": float(test_loss[j]) if logged else None}}
-            if on_stop:
-                on_stop(int(i), outcomes[i])
-        if logged:
-            for j, i in enumerate(alive):
-                if diverged[j]:
-                    continue
-                row = (epoch, train_loss[j], train_acc[j], test_loss[j], test_acc[j], l1[j], l2[j])
-                for column, value in zip(METRIC_COLUMNS, row):
-                    metrics[i][column].append(value)
-            progress_update(bar, epoch, f"train {max(train_acc):.3f} test {max(test_acc):.3f}"
-                            if K == 1 else f"{n} running, best test {max(test_acc):.3f}")
-        for j, (p_j, s_j) in ending.items():
-            i = alive[j]
-            outcomes[i] = {"params": p_j, "opt_state": s_j, "metrics": metrics[i],
-                           "stopped_early": bool(stopped_early[j])}
-            if on_stop:
-                on_stop(int(i), outcomes[i])
-        if ending or any(diverged):
-            keep = [j for j in range(n) if not (stopping[j] or diverged[j])]
-            alive = [alive[j] for j in keep]
-            if not alive:
-                break
-            params, data = _take(params, keep), _take(data, keep)
-            opt_state["m"], opt_state["v"] = _take(opt_state["m"], keep), _take(opt_state["v"], keep)
-            masks = _take(masks, keep) if masks is not None else None
-        if on_checkpoint and checkpoint_every and (epoch + 1) % checkpoint_every == 0:
-            on_checkpoint(epoch + 1, {int(i): {"params": _member(params, j, stacked),
-                                               "opt_state": _opt_member(opt_state, j, stacked),
-                                               "metrics": metrics[i]}
-                                      for j, i in enumerate(alive)})
+    try:
+        for epoch in range(start_epoch, epochs + 1):
+            logged = epoch % every == 0 or epoch == epochs
+            n = len(alive)
+            if logged:  # measured on the parameters before this epoch's step
+                evaluator.submit(params)
+                l1, l2 = weight_norms(effective(params), len(alive) if stacked else None)
+            # the runs that may end at this row: the last epoch, or a streak long enough if it holds
+            may_end = [epoch == epochs or (logged and held_long_enough(epoch if since[i] is None else since[i],
+                                                                       epoch, stop_after)) for i in alive]
+            before_step = {j: (_member(params, j, stacked), _opt_member(opt_state, j, stacked))
+                           for j in range(n) if may_end[j]}
+            if epoch == epochs:  # no step after the last row
+                train_loss, train_acc = evaluate(model, params, data["train_x"], data["train_y"], objective)
+            else:  # every run steps; the step of an ending run is dropped with it below
+                train_loss, train_acc = train_step(model, params, opt_state, data["train_x"],
+                                                   data["train_y"], hp, masks)
+            train_loss, train_acc = _per_run(train_loss), _per_run(train_acc)
+            stopping = [epoch == epochs] * n  # per run still training: does it end at this row?
+            stopped_early = [False] * n
+            if logged:
+                test_loss, test_acc = map(_per_run, evaluator.result())
+                for j, i in enumerate(alive):
+                    since[i] = streak_start(since[i], epoch, test_acc[j] >= stop_thr)
+                    stopped_early[j] = held_long_enough(since[i], epoch, stop_after)
+                    stopping[j] = stopping[j] or stopped_early[j]
+            ending = {j: before_step[j] for j in range(n) if stopping[j]}  # their last params
+            diverged = [not math.isfinite(x) for x in train_loss]  # NaN / inf: the weights blew up
+            if logged:
+                diverged = [d or not math.isfinite(x) for d, x in zip(diverged, test_loss)]
+            for j in (j for j in range(n) if diverged[j]):
+                i = alive[j]
+                ending.pop(j, None)
+                outcomes[i] = {"params": None, "opt_state": None, "metrics": metrics[i],
+                               "stopped_early": False,
+                               "diverged": {"epoch": int(epoch), "train_loss": float(train_loss[j]),
+                                            "test_loss": float(test_loss[j]) if logged else None}}
+                if on_stop:
+                    on_stop(int(i), outcomes[i])
+            if logged:
+                for j, i in enumerate(alive):
+                    if diverged[j]:
+                        continue
+                    row = (epoch, train_loss[j], train_acc[j], test_loss[j], test_acc[j], l1[j], l2[j])
+                    for column, value in zip(METRIC_COLUMNS, row):
+                        metrics[i][column].append(value)
+                progress_update(bar, epoch, f"train {max(train_acc):.3f} test {max(test_acc):.3f}"
+                                if K == 1 else f"{n} running, best test {max(test_acc):.3f}")
+            for j, (p_j, s_j) in ending.items():
+                i = alive[j]
+                outcomes[i] = {"params": p_j, "opt_state": s_j, "metrics": metrics[i],
+                               "stopped_early": bool(stopped_early[j])}
+                if on_stop:
+                    on_stop(int(i), outcomes[i])
+            if ending or any(diverged):
+                keep = [j for j in range(n) if not (stopping[j] or diverged[j])]
+                alive = [alive[j] for j in keep]
+                if not alive:
+                    break
+                params, data = _take(params, keep), _take(data, keep)
+                opt_state["m"], opt_state["v"] = _take(opt_state["m"], keep), _take(opt_state["v"], keep)
+                masks = _take(masks, keep) if masks is not None else None
+                evaluator.keep(keep)
+            if on_checkpoint and checkpoint_every and (epoch + 1) % checkpoint_every == 0:
+                on_checkpoint(epoch + 1, {int(i): {"params": _member(params, j, stacked),
+                                                   "opt_state": _opt_member(opt_state, j, stacked),
+                                                   "metrics": metrics[i]}
+                                          for j, i in enumerate(alive)})
+    finally:
+        evaluator.close()
     progress_end(bar, f"at epoch {epoch}")
     return outcomes
 
