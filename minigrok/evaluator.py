@@ -3,30 +3,31 @@ measures the parameters of epoch n while this one takes epoch n's step.
 
 Each logged epoch the loop measures the test loss and accuracy of the parameters before
 that epoch's step (train.py). In one process the evaluation and the step take turns on
-one core; for the Transformer at p = 67 on the all split the evaluation is about a third
+one core: for the Transformer at p = 67 on the all split the evaluation is about a third
 of an epoch, most of it the float64 exp of the cross-entropy on 2,694 x 67 logits. The
-two do not depend on each other, so a second process can evaluate a copy of the
-parameters while this one computes the step, on a second core. It runs the same function
-(train.evaluate) on the same arrays with one BLAS thread, so the numbers are the same
-bits; tests/test_evaluator.py compares metrics.csv byte for byte.
+step does not need it, so a second process can evaluate a copy of the parameters (handed
+over through shared memory) on a second core while this one computes the step. It runs
+the same function (train.evaluate) on the same arrays with one BLAS thread, so the
+numbers are the same bits (tests/test_evaluator.py).
 
-    evaluator = open_evaluator(model, x, y, objective, n_evals, allowed)
+    evaluator = open_evaluator(model, params, x, y, objective, n_evals, allowed)
     evaluator.submit(params)   hand over the parameters before the step (in this
                                process: measured at once, before the step changes them)
     evaluator.result()         (loss, accuracy) of the parameters last submitted
     evaluator.keep(runs)       a stacked loop's runs still training (positions in the stack)
     evaluator.close()
 
-When the second process is used (overlap_wanted):
-    MINIGROK_EVAL_PROCESS=off  never; =on whenever it can run; unset or auto: when it can
-                               run, the caller allows it (not inside a sweep's worker
-                               processes, which already fill the cores), this process may
-                               use two cores or more, its BLAS has one thread, and the loop
-                               has at least MIN_EVALS evaluations left.
-It can run for a model of models.MODELS on NumPy arrays (not for a closure-built model such
-as edge-popup's, nor on CuPy). It starts in the background: until it is ready (~1 s, its
-imports), the loop evaluates here. If it dies, the loop evaluates the copy it handed over
-here and goes on without it: results never depend on it.
+The second process is started (overlap_wanted) when MINIGROK_EVAL_PROCESS is
+    off    never
+    on     whenever it can serve the run: a model of models.MODELS on NumPy arrays (not a
+           closure-built model such as edge-popup's, nor CuPy), on a POSIX system
+    auto   (or unset) when it can, the caller allows it (not in a sweep's worker
+           processes, which fill the cores already), this process may use two cores or
+           more, its BLAS has one thread, and the loop has MIN_EVALS evaluations left.
+It starts in the background: until it is ready (its imports, ~1 s), the loop evaluates
+here, and on auto it is stopped once ready if an evaluation here took under MIN_SECONDS
+(a small model: the hand-over, ~0.5 ms, would cost what it saves). If it dies, the loop
+evaluates the parameters handed over itself and goes on without it.
 """
 import math
 import mmap
@@ -44,6 +45,8 @@ import numpy as np
 
 from . import threads
 from .backend import array_module, keep_freed_memory
+from .errors import MinigrokError
+from .models import MODELS
 
 MIN_EVALS = 500  # evaluations left in the loop
 MIN_SECONDS = 1e-3  # one evaluation here
@@ -54,7 +57,6 @@ READY, EVALUATE, RESULT, FAILED = b"ready", b"e", b"=", b"!"  # the process's sh
 
 def setting():
     """MINIGROK_EVAL_PROCESS: auto (also when unset or empty), on or off."""
-    from .errors import MinigrokError
     choice = os.environ.get(ENV, "auto").strip().lower() or "auto"
     if choice not in CHOICES:
         raise MinigrokError(f"{ENV}={choice!r} is not allowed: give {', '.join(CHOICES)}")
@@ -63,7 +65,6 @@ def setting():
 
 def overlap_wanted(model, x, n_evals, allowed=True):
     """Whether to start the evaluation process (see the module docstring)."""
-    from .models import MODELS
     choice = setting()
     possible = (os.name == "posix" and array_module(x).__name__ == "numpy"
                 and any(model is m for m in MODELS.values()))
@@ -127,7 +128,7 @@ class Overlapped(InProcess):
         self.layout, self.views = None, None  # where the parameters lie in the buffer
         self.ready, self.handed_over = False, False
         self.remote = 0  # evaluations made by the process
-        name = next(n for n, m in _models().items() if m is model)
+        name = next(n for n, m in MODELS.items() if m is model)
         if not self._send(pickle.dumps(("start", (name, size, x, y, objective)))):
             self._stop()
         elif wait:  # start synchronously: the process evaluates from the first submit
@@ -193,7 +194,7 @@ class Overlapped(InProcess):
     def _fall_back(self, params=None):
         """Evaluate here what was handed over (or params), and go on without the process."""
         self._stop()
-        print("[minigrok] the evaluation process ended; evaluating in this process",
+        print("[minigrok] the evaluation process failed or ended; evaluating in this process",
               file=sys.stderr, flush=True)
         InProcess.submit(self, params if params is not None else self.views)
 
@@ -240,11 +241,6 @@ def _view(buffer, shape, dtype, offset):
     return np.frombuffer(buffer, dtype=dtype, count=math.prod(shape), offset=offset).reshape(shape)
 
 
-def _models():
-    from .models import MODELS
-    return MODELS
-
-
 def serve(conn, shared):
     """The evaluation process. One BLAS thread; then, on the socket, pickled messages
     ("start", (model name, buffer size, x, y, objective)), ("layout", [(name, shape,
@@ -258,7 +254,7 @@ def serve(conn, shared):
     from .train import evaluate, take_runs
     try:
         _, (model_name, size, x, y, objective) = pickle.loads(conn.recv_bytes())
-        model, buffer, params = _models()[model_name], mmap.mmap(shared, size), None
+        model, buffer, params = MODELS[model_name], mmap.mmap(shared, size), None
         conn.send_bytes(READY)
         while True:
             message = conn.recv_bytes()

@@ -34,13 +34,14 @@ def _runs(name, K, p=11):
     return model, params, data
 
 
-def _train(model, params, data, hp, overlap, monkeypatch, stacked=True):
+def _train(model, params, data, hp, overlap, monkeypatch, stacked=True, wait=True):
     """train_loop with the evaluation here (overlap False) or in a process started before
-    the first epoch (True); returns (outcomes, the evaluator used)."""
+    the first epoch (True; wait=False: the loop starts while the process starts); returns
+    (outcomes, the evaluator used)."""
     used = []
 
     def opened(model, params, x, y, objective, n_evals, allowed=True):
-        ev = evaluator.Overlapped(model, params, x, y, objective, wait=True) if overlap else \
+        ev = evaluator.Overlapped(model, params, x, y, objective, wait=wait) if overlap else \
             evaluator.InProcess(model, x, y, objective)
         used.append(ev)
         return ev
@@ -77,6 +78,21 @@ def test_overlapped_evaluation_gives_the_bits_of_the_evaluation_here(name, thres
     _assert_same(here, there)
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the overflow of the diverging run
+def test_runs_that_leave_the_stack_before_the_process_is_ready_are_left_out_there_too(monkeypatch):
+    """Run 1 diverges at epoch 0 (weights x 1e30), while the process is still starting;
+    the two others train on, evaluated there once it is ready."""
+    model, params, data = _runs("mlp", 3)
+    params = {k: v * np.array([1, 1e30, 1], dtype=v.dtype).reshape((3,) + (1,) * (v.ndim - 1))
+              for k, v in params.items()}
+    hp = dict(HP, epochs=4000)
+    here, _ = _train(model, params, data, hp, False, monkeypatch)
+    there, ev = _train(model, params, data, hp, True, monkeypatch, wait=False)
+    assert here[1]["diverged"]["epoch"] == there[1]["diverged"]["epoch"] == 0
+    assert 0 < ev.remote < 4001 and ev.seconds_here  # some rows here, the rest there
+    _assert_same([here[0], here[2]], [there[0], there[2]])
+
+
 def test_one_run_that_stops_early_ends_with_the_same_bits(monkeypatch):
     """Not stacked: the step after the row that stops the run is taken, then dropped; the
     run ends with the bits of one trained to that epoch without an early stop."""
@@ -108,7 +124,7 @@ def test_a_dead_evaluation_process_changes_nothing(monkeypatch, capsys):
     there, ev = _train(model, params, data, HP, True, monkeypatch)
     assert ev.remote == 5 and ev.process is None
     _assert_same(here, there)
-    assert capsys.readouterr().err.count("the evaluation process ended; evaluating in this process") == 1
+    assert capsys.readouterr().err.count("the evaluation process failed or ended; evaluating in this process") == 1
 
 
 def test_the_evaluation_process_ends_with_its_caller():
