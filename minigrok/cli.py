@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 
-from . import io
+from . import evaluator, io
 from .data import TASK_DEFAULTS
 from .errors import MinigrokError
 from .fmt import fmt_acc, fmt_epoch
@@ -261,6 +261,7 @@ def main(argv=None):
         args.given, args.argv = given_options(parser, argv), argv
         if hasattr(args, "blas_threads"):  # before any numerical work: same bits on any core count
             set_blas_threads(check_setting("blas_threads", args.blas_threads))
+        evaluator.setting()  # MINIGROK_EVAL_PROCESS: refused here, before anything is written
         with np.errstate(all="ignore"):  # a NaN or inf loss is caught and reported as divergence
             COMMANDS[args.command](args)
     except MinigrokError as exc:

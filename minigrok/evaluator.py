@@ -118,7 +118,9 @@ class Overlapped(InProcess):
         size = sum(w.nbytes for w in params.values())  # the most it holds: stacks only shrink
         self.shared = _shared_memory(size)
         ours, theirs = socket.socketpair()
-        env = dict(os.environ, **{name: str(threads.DEFAULT_THREADS) for name in threads.THREAD_VARIABLES})
+        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # this very minigrok
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([here, *filter(None, [os.environ.get("PYTHONPATH")])]),
+                   **{name: str(threads.DEFAULT_THREADS) for name in threads.THREAD_VARIABLES})
         fds = (theirs.fileno(), self.shared.fileno())
         self.process = subprocess.Popen([sys.executable, "-m", "minigrok.evaluator", *map(str, fds)],
                                         pass_fds=fds, env=env, stdin=subprocess.DEVNULL)

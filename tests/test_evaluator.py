@@ -175,3 +175,12 @@ def test_a_bad_setting_is_named(monkeypatch):
     monkeypatch.setenv(evaluator.ENV, "yes")
     with pytest.raises(MinigrokError, match="MINIGROK_EVAL_PROCESS='yes' is not allowed: give auto, on, off"):
         evaluator.overlap_wanted(get_model("mlp"), np.zeros((2, 2), dtype=np.int64), 10**6)
+
+
+def test_the_command_line_refuses_a_bad_setting_before_writing(monkeypatch, tmp_path, capsys):
+    from minigrok.cli import main
+    monkeypatch.setenv(evaluator.ENV, "2")
+    assert main(["train", "--p", "11", "--epochs", "10", "--quiet", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["minigrok: error: MINIGROK_EVAL_PROCESS='2' is not allowed: give auto, on, off"]
+    assert not (tmp_path / "r").exists()
