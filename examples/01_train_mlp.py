@@ -8,8 +8,12 @@ test accuracy stays near chance for thousands of epochs, then rises to 100%.
 """
 import argparse
 
+from minigrok.errors import short_errors
 from minigrok.figures import plot_accuracy_curves
+from minigrok.fmt import fmt_epoch
 from minigrok.runs import train_run
+
+short_errors()  # a bad value ends the script with its one-line message, not a traceback
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--p", type=int, default=67, help="modulus (default %(default)s)")
@@ -26,8 +30,8 @@ config = {
 result = train_run(config, args.out)  # rerun: continued or reused, never mixed
 
 summary = result["summary"]
-print(f"memorised (train acc >= 0.99) at epoch {summary['t_mem']}")
-print(f"generalised (test acc >= 0.99) at epoch {summary['t_gen']}")
+print(f"memorised (train acc >= 0.99) at epoch {fmt_epoch(summary['t_mem'])}")
+print(f"generalised (test acc >= 0.99) at epoch {fmt_epoch(summary['t_gen'])}")
 plot_accuracy_curves({"dense MLP": result["metrics"]}, f"{args.out}/accuracy.png",
                      title=f"embedding MLP, (a + b) mod {args.p}")
 print(f"wrote {args.out}/accuracy.png")

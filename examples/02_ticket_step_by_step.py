@@ -13,10 +13,15 @@ import argparse
 import numpy as np
 
 from minigrok.data import modular_dataset
+from minigrok.errors import short_errors
+from minigrok.fmt import fmt_epoch
 from minigrok.masks import apply, density
 from minigrok.models import mlp, model_config
 from minigrok.pruning import magnitude_prune
+from minigrok.settings import check_setting
 from minigrok.train import grokking_times, train_loop
+
+short_errors()  # a bad value ends the script with its one-line message, not a traceback
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--p", type=int, default=67, help="modulus (default %(default)s)")
@@ -25,6 +30,8 @@ parser.add_argument("--rate", type=float, default=0.6,
 parser.add_argument("--epochs", type=int, default=30000,
                     help="dense epochs before pruning (default %(default)s)")
 args = parser.parse_args()
+for name in ("p", "rate", "epochs"):  # every value checked before the 30k dense epochs
+    check_setting(name, getattr(args, name))
 
 # 0. the task and the initial weights theta_0
 data = modular_dataset(op="add", p=args.p, frac=0.4, split="sym", seed=0)
@@ -53,7 +60,7 @@ ticket_metrics = ticket_run["metrics"]
 
 dense_gen = grokking_times(dense_metrics)["0.99"]["t_gen"]
 ticket_gen = grokking_times(ticket_metrics)["0.99"]["t_gen"]
-print(f"dense  t_gen(0.99) = {dense_gen}")
-print(f"ticket t_gen(0.99) = {ticket_gen}")
+print(f"dense  t_gen(0.99) = {fmt_epoch(dense_gen)}")
+print(f"ticket t_gen(0.99) = {fmt_epoch(ticket_gen)}")
 if dense_gen and ticket_gen:
     print(f"the ticket generalises {dense_gen / ticket_gen:.1f}x sooner")

@@ -17,8 +17,11 @@ import os
 import numpy as np
 
 from minigrok import io
+from minigrok.errors import short_errors
 from minigrok.masks import apply
 from minigrok.models import get_model
+
+short_errors()  # a bad file ends the script with its one-line message, not a traceback
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders (OUT/runs/<name>/)")

@@ -28,12 +28,15 @@ except ImportError:
 
 from minigrok import interop, io
 from minigrok.data import modular_dataset
+from minigrok.errors import short_errors
 from minigrok.losses import cross_entropy
 from minigrok.masks import apply
 from minigrok.models import mlp, model_config
 from minigrok.optim import adamw_init
 from minigrok.pruning.magnitude import magnitude_prune
 from minigrok.train import train_step
+
+short_errors()  # a bad value ends the script with its one-line message, not a traceback
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--p", type=int, default=67, help="modulus (default %(default)s)")

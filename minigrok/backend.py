@@ -43,7 +43,10 @@ def set_backend(name):
 def backend_name():
     """Name of the selected backend ('numpy' unless set or MINIGROK_BACKEND says otherwise)."""
     if _current["name"] is None:
-        set_backend(os.environ.get("MINIGROK_BACKEND", "numpy") or "numpy")
+        name = os.environ.get("MINIGROK_BACKEND", "numpy") or "numpy"
+        if name not in BACKENDS:
+            raise MinigrokError(f"MINIGROK_BACKEND={name!r} is not allowed: give {', '.join(BACKENDS)}")
+        set_backend(name)
     return _current["name"]
 
 

@@ -79,6 +79,14 @@ def test_bad_train_arguments(args, message, tmp_path, capsys):
     assert not out.exists()  # nothing written
 
 
+def test_a_bad_backend_variable_is_named(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MINIGROK_BACKEND", "tpu")
+    out = tmp_path / "out"
+    code, _, err = run_cli(["train", "--out", str(out), "--quiet"], capsys)
+    assert code == 2 and err.strip() == "minigrok: error: MINIGROK_BACKEND='tpu' is not allowed: give numpy, cupy"
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("rate", ["-0.1", "1", "1.2"])
 def test_bad_rate(rate, trained, tmp_path, capsys):
     mask = tmp_path / "m.npz"

@@ -8,18 +8,31 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def run_example(name, *args):
+def run_example(name, *args, code=0):
+    """The example's stdout (its stderr when it is to fail with exit status `code`)."""
     # this checkout's minigrok, installed or not
     env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
     result = subprocess.run([sys.executable, os.path.join(ROOT, "examples", name), *args],
                             capture_output=True, text=True, timeout=300, env=env)
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout
+    assert result.returncode == code, result.stderr[-2000:]
+    return result.stdout if code == 0 else result.stderr
 
 
 def test_train_mlp_example(tmp_path):
     out = run_example("01_train_mlp.py", "--p", "11", "--epochs", "30", "--out", str(tmp_path / "r"))
-    assert "generalised" in out and (tmp_path / "r" / "accuracy.png").is_file()
+    assert "generalised (test acc >= 0.99) at epoch never" in out and (tmp_path / "r" / "accuracy.png").is_file()
+
+
+@pytest.mark.parametrize("name, args, message", [
+    ("01_train_mlp.py", ["--p", "1"], "p = 1 is not allowed: give an integer >= 2"),
+    ("02_ticket_step_by_step.py", ["--rate", "1.5"], "rate = 1.5 is not allowed"),
+    ("crosscheck_torch.py", ["--p", "1"], "p = 1 is not allowed")])
+def test_a_bad_value_ends_an_example_with_one_line(name, args, message, tmp_path):
+    if name == "crosscheck_torch.py":
+        pytest.importorskip("torch")
+    err = run_example(name, *args, "--out", str(tmp_path / "r"), code=1) if name.startswith("01") else \
+        run_example(name, *args, code=1)
+    assert err.strip().splitlines() == [err.strip()] and err.startswith("error: ") and message in err, err
 
 
 def test_ticket_step_by_step_example():

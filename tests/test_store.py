@@ -426,6 +426,13 @@ def test_19_a_folder_of_another_model_is_refused_naming_the_model(finished, caps
     one_error_line(err, "model: 'mlp' in the folder, 'transformer' asked")
 
 
+def test_19b_a_setting_left_unset_reads_none_as_it_is_typed(finished, capsys):
+    code, _, err = cli(["train", "--p", "11", "--epochs", "20", "--checkpoint-every", "5", "--stop-after", "7",
+                        "--quiet", "--out", finished], capsys)
+    assert code == 2
+    one_error_line(err, "stop_after: none in the folder, 7 asked")
+
+
 def test_20_a_rewind_to_an_epoch_the_shared_dense_run_never_saved_names_the_ones_it_has(tmp_path, capsys):
     out = str(tmp_path / "T")
     assert cli(["ticket", *TINY, "--lr", "1e-2", "--out", out], capsys)[0] == 0  # saved every 4

@@ -37,5 +37,10 @@ def differences(a, b, where=("there", "here"), prefix=""):
         if isinstance(x, dict) and isinstance(y, dict):
             out += differences(x, y, where, f"{prefix}{k}.")
         elif x != y:
-            out.append(f"{prefix}{k}: {x!r} {where[0]}, {y!r} {where[1]}")
+            out.append(f"{prefix}{k}: {_shown(x)} {where[0]}, {_shown(y)} {where[1]}")
     return out
+
+
+def _shown(value):
+    """A setting's value as a user would type it: none for None."""
+    return "none" if value is None else repr(value)
