@@ -79,7 +79,10 @@ def open_evaluator(model, params, x, y, objective, n_evals, allowed=True):
     """An Overlapped evaluator when overlap_wanted (on auto, kept only for evaluations of
     MIN_SECONDS or more), else an InProcess one."""
     if overlap_wanted(model, x, n_evals, allowed):
-        return Overlapped(model, params, x, y, objective, min_seconds=MIN_SECONDS if setting() == "auto" else 0.0)
+        try:
+            return Overlapped(model, params, x, y, objective, min_seconds=MIN_SECONDS if setting() == "auto" else 0.0)
+        except OSError:  # no process or shared memory to be had (limits): evaluate here
+            pass
     return InProcess(model, x, y, objective)
 
 

@@ -184,3 +184,14 @@ def test_the_command_line_refuses_a_bad_setting_before_writing(monkeypatch, tmp_
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["minigrok: error: MINIGROK_EVAL_PROCESS='2' is not allowed: give auto, on, off"]
     assert not (tmp_path / "r").exists()
+
+
+def test_no_process_to_be_had_means_the_evaluation_stays_here(monkeypatch):
+    def refused(*args, **kwargs):
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setenv(evaluator.ENV, "on")
+    monkeypatch.setattr(evaluator.subprocess, "Popen", refused)
+    model, params, data = _runs("mlp", 1)
+    ev = evaluator.open_evaluator(model, params, data["test_x"], data["test_y"], "ce", 10**6)
+    assert type(ev) is evaluator.InProcess
