@@ -260,9 +260,9 @@ def main(argv=None):
         parser = build_parser()
         args = parser.parse_args(argv)
         args.given, args.argv = given_options(parser, argv), argv
-        if hasattr(args, "blas_threads"):  # before any numerical work: same bits on any core count
-            set_blas_threads(check_setting("blas_threads", args.blas_threads))
-        evaluator.setting()  # MINIGROK_EVAL_PROCESS: refused here, before anything is written
+        if hasattr(args, "blas_threads"):  # the commands that train
+            set_blas_threads(check_setting("blas_threads", args.blas_threads))  # before any numerical work
+            evaluator.setting()  # MINIGROK_EVAL_PROCESS: refused here, before anything is written
         if "backend" in args and args.backend not in BACKENDS and args.backend == os.environ.get("MINIGROK_BACKEND"):
             raise MinigrokError(f"MINIGROK_BACKEND={args.backend!r} is not allowed: give {', '.join(BACKENDS)}")
         with np.errstate(all="ignore"):  # a NaN or inf loss is caught and reported as divergence

@@ -20,10 +20,11 @@ numbers are the same bits (tests/test_evaluator.py).
 The second process is started (overlap_wanted) when MINIGROK_EVAL_PROCESS is
     off    never
     on     whenever it can serve the run: a model of models.MODELS on NumPy arrays (not a
-           closure-built model such as edge-popup's, nor CuPy), on a POSIX system
+           closure-built model such as edge-popup's, nor CuPy), on a POSIX system, with
+           one BLAS thread here as there (--blas-threads 2 rounds otherwise)
     auto   (or unset) when it can, the caller allows it (not in a sweep's worker
            processes, which fill the cores already), this process may use two cores or
-           more, its BLAS has one thread, and the loop has MIN_EVALS evaluations left.
+           more, and the loop has MIN_EVALS evaluations left.
 It starts in the background: until it is ready (its imports, ~1 s), the loop evaluates
 here, and on auto it is stopped once ready if an evaluation here took under MIN_SECONDS
 (a small model: the hand-over, ~0.5 ms, would cost what it saves). If it dies, the loop
@@ -48,6 +49,8 @@ from .backend import array_module, keep_freed_memory
 from .errors import MinigrokError
 from .models import MODELS
 
+THIS_FILE = os.path.realpath(__file__)  # the process must run this very code
+PACKAGE_ROOT = os.path.dirname(os.path.dirname(THIS_FILE))  # the folder holding minigrok/
 MIN_EVALS = 500  # evaluations left in the loop
 MIN_SECONDS = 1e-3  # one evaluation here
 ENV = "MINIGROK_EVAL_PROCESS"
@@ -57,9 +60,10 @@ READY, EVALUATE, RESULT, FAILED = b"ready", b"e", b"=", b"!"  # the process's sh
 
 def setting():
     """MINIGROK_EVAL_PROCESS: auto (also when unset or empty), on or off."""
-    choice = os.environ.get(ENV, "auto").strip().lower() or "auto"
+    given = os.environ.get(ENV, "")
+    choice = given.strip().lower() or "auto"
     if choice not in CHOICES:
-        raise MinigrokError(f"{ENV}={choice!r} is not allowed: give {', '.join(CHOICES)}")
+        raise MinigrokError(f"{ENV}={given!r} is not allowed: give {', '.join(CHOICES)}")
     return choice
 
 
@@ -67,12 +71,12 @@ def overlap_wanted(model, x, n_evals, allowed=True):
     """Whether to start the evaluation process (see the module docstring)."""
     choice = setting()
     possible = (os.name == "posix" and array_module(x).__name__ == "numpy"
-                and any(model is m for m in MODELS.values()))
+                and any(model is m for m in MODELS.values())
+                and threads.blas_info().get("threads", 1) == threads.DEFAULT_THREADS)  # the process's count
     if choice != "auto":
         return possible and choice == "on"
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return (possible and allowed and cores >= 2 and n_evals >= MIN_EVALS
-            and threads.blas_info().get("threads", 1) == 1)
+    return possible and allowed and cores >= 2 and n_evals >= MIN_EVALS
 
 
 def open_evaluator(model, params, x, y, objective, n_evals, allowed=True):
@@ -109,7 +113,7 @@ class InProcess:
 
 
 class Overlapped(InProcess):
-    """Evaluates in a second Python process (python -m minigrok.evaluator FD FD) while the
+    """Evaluates in a second Python process (serve() below, started from PACKAGE_ROOT) while the
     caller takes its step: the parameters go through a shared memory buffer, the messages
     through a socket pair (serve() below has the protocol). Evaluates here until that
     process is ready, and for good if it fails; stops it once ready if an evaluation here
@@ -121,12 +125,14 @@ class Overlapped(InProcess):
         size = sum(w.nbytes for w in params.values())  # the most it holds: stacks only shrink
         self.shared = _shared_memory(size)
         ours, theirs = socket.socketpair()
-        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # this very minigrok
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([here, *filter(None, [os.environ.get("PYTHONPATH")])]),
-                   **{name: str(threads.DEFAULT_THREADS) for name in threads.THREAD_VARIABLES})
+        env = dict(os.environ, **{name: str(threads.DEFAULT_THREADS) for name in threads.THREAD_VARIABLES})
         fds = (theirs.fileno(), self.shared.fileno())
-        self.process = subprocess.Popen([sys.executable, "-m", "minigrok.evaluator", *map(str, fds)],
-                                        pass_fds=fds, env=env, stdin=subprocess.DEVNULL)
+        # this very minigrok first on the path (not one in the working directory, where -m
+        # and -c would look first), in a session of its own (a Ctrl-C is the caller's)
+        start = (f"import sys; sys.path[0] = {PACKAGE_ROOT!r}; from minigrok.evaluator import serve; "
+                 f"serve({fds[0]}, {fds[1]})")
+        self.process = subprocess.Popen([sys.executable, "-c", start], pass_fds=fds, env=env,
+                                        stdin=subprocess.DEVNULL, start_new_session=True)
         theirs.close()
         self.conn = Connection(ours.detach())
         self.buffer = mmap.mmap(self.shared.fileno(), size)
@@ -137,11 +143,12 @@ class Overlapped(InProcess):
         if not self._send(pickle.dumps(("start", (name, size, x, y, objective)))):
             self._stop()
         elif wait:  # start synchronously: the process evaluates from the first submit
-            self.ready = self._receive() == READY
+            self.ready = self._receive() == READY + THIS_FILE.encode()
 
     def submit(self, params):
         if not self.ready and self.process is not None and self.conn.poll():
-            self.ready = self._receive() == READY and min(self.seconds_here, default=1e9) >= self.min_seconds
+            self.ready = (self._receive() == READY + THIS_FILE.encode()  # it runs this very code
+                          and min(self.seconds_here, default=1e9) >= self.min_seconds)
             if not self.ready:
                 self._stop()
         if not self.ready:
@@ -246,7 +253,7 @@ def _view(buffer, shape, dtype, offset):
     return np.frombuffer(buffer, dtype=dtype, count=math.prod(shape), offset=offset).reshape(shape)
 
 
-def serve(conn, shared):
+def serve(conn_fd, shared):
     """The evaluation process. One BLAS thread; then, on the socket, pickled messages
     ("start", (model name, buffer size, x, y, objective)), ("layout", [(name, shape,
     dtype, offset)]) and ("keep", runs), and EVALUATE: measure the parameters the layout
@@ -257,10 +264,11 @@ def serve(conn, shared):
     threads.set_blas_threads(threads.DEFAULT_THREADS)
     keep_freed_memory()
     from .train import evaluate, take_runs
+    conn = Connection(conn_fd)
     try:
         _, (model_name, size, x, y, objective) = pickle.loads(conn.recv_bytes())
         model, buffer, params = MODELS[model_name], mmap.mmap(shared, size), None
-        conn.send_bytes(READY)
+        conn.send_bytes(READY + THIS_FILE.encode())
         while True:
             message = conn.recv_bytes()
             if message != EVALUATE:
@@ -278,7 +286,3 @@ def serve(conn, shared):
             conn.send_bytes(answer)
     except (EOFError, OSError):  # the caller closed its end, or is gone
         return
-
-
-if __name__ == "__main__":
-    serve(Connection(int(sys.argv[1])), int(sys.argv[2]))

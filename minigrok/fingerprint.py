@@ -68,11 +68,11 @@ def fingerprint(model_name):
     set_blas_threads(1)
     try:  # the one training loop, in two phases: the task's AdamW, then confident steps
         first, = train_loop(model, params, data, {**cfg, "epochs": STEPS, "eval_every": STEPS},
-                            quiet=True)
+                            quiet=True, overlap_eval=False)
         confident = {**cfg, "lr": 1e-2, "weight_decay": 0.0, "epochs": STEPS + CONFIDENT_STEPS,
                      "eval_every": CONFIDENT_STEPS}
         last, = train_loop(model, first["params"], data, confident, opt_state=first["opt_state"],
-                           metrics=first["metrics"], start_epoch=STEPS, quiet=True)
+                           metrics=first["metrics"], start_epoch=STEPS, quiet=True, overlap_eval=False)
     finally:
         if threads:
             set_blas_threads(threads)

@@ -24,6 +24,16 @@ HP = {"lr": 1e-2, "weight_decay": 1.0, "betas": (0.9, 0.98), "eps": 1e-8, "epoch
       "eval_every": 1, "stop_after": None, "stop_threshold": 0.99}
 
 
+@pytest.fixture(autouse=True)
+def one_blas_thread():
+    """As the command line has it (and the evaluation process always)."""
+    before = threads.blas_info().get("threads")
+    threads.set_blas_threads(1)
+    yield
+    if before:
+        threads.set_blas_threads(before)
+
+
 def _runs(name, K, p=11):
     """K runs of `name` at p: stacked params and data (float32, as the trainer's)."""
     cfg = model_config(name, p, "float32", **SMALL[name])
@@ -161,19 +171,42 @@ def _alive(pid):
     ("off", True, 10**6, False), ("on", False, 1, True), ("auto", False, 10**6, False),
     ("auto", True, evaluator.MIN_EVALS - 1, False), ("", True, 10**6, None), ("auto", True, 10**6, None)])
 def test_when_the_evaluation_takes_a_second_process(setting, allowed, n_evals, expected, monkeypatch):
-    """None: where this process may use two cores (or more) and its BLAS has one thread."""
+    """None: where this process may use two cores (or more)."""
     monkeypatch.setenv(evaluator.ENV, setting)
     model, _, data = _runs("mlp", 1)
     if expected is None:
-        expected = len(os.sched_getaffinity(0)) >= 2 and threads.blas_info().get("threads", 1) == 1
+        expected = len(os.sched_getaffinity(0)) >= 2
     assert evaluator.overlap_wanted(model, data["test_x"], n_evals, allowed) is expected
     edge_popup = weights_and_scores_model(model, 0.5)  # built from closures: evaluated here
     assert not evaluator.overlap_wanted(edge_popup, data["test_x"], n_evals, allowed)
+    threads.set_blas_threads(2)  # the process has one thread: it would round otherwise
+    assert not evaluator.overlap_wanted(model, data["test_x"], n_evals, allowed)
+
+
+def test_the_process_runs_the_caller_s_minigrok_not_one_in_the_working_directory(monkeypatch, tmp_path):
+    """A broken minigrok/ in the working directory (where `python -m` and `-c` look first)
+    is not what the process imports: it becomes ready and evaluates. It runs in a session
+    of its own."""
+    (tmp_path / "minigrok").mkdir()
+    (tmp_path / "minigrok" / "__init__.py").write_text("raise ImportError('not this one')\n")
+    monkeypatch.chdir(tmp_path)
+    model, params, data = _runs("mlp", 1)
+    params, data = ({k: v[0] for k, v in d.items()} for d in (params, data))
+    ev = evaluator.Overlapped(model, params, data["test_x"], data["test_y"], "ce", wait=True)
+    try:
+        assert ev.ready
+        assert os.getsid(ev.process.pid) != os.getsid(0)  # a terminal's Ctrl-C reaches the caller only
+        ev.submit(params)
+        there = ev.result()
+    finally:
+        ev.close()
+    assert ev.remote == 1 and [np.asarray(v).tolist() for v in there] == \
+        [[float(v)] for v in train.evaluate(model, params, data["test_x"], data["test_y"])]
 
 
 def test_a_bad_setting_is_named(monkeypatch):
-    monkeypatch.setenv(evaluator.ENV, "yes")
-    with pytest.raises(MinigrokError, match="MINIGROK_EVAL_PROCESS='yes' is not allowed: give auto, on, off"):
+    monkeypatch.setenv(evaluator.ENV, " yes ")
+    with pytest.raises(MinigrokError, match="MINIGROK_EVAL_PROCESS=' yes ' is not allowed: give auto, on, off"):
         evaluator.overlap_wanted(get_model("mlp"), np.zeros((2, 2), dtype=np.int64), 10**6)
 
 
@@ -184,6 +217,9 @@ def test_the_command_line_refuses_a_bad_setting_before_writing(monkeypatch, tmp_
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["minigrok: error: MINIGROK_EVAL_PROCESS='2' is not allowed: give auto, on, off"]
     assert not (tmp_path / "r").exists()
+    a = str(tmp_path / "a.npz")
+    np.savez(a, w=np.ones(3))
+    assert main(["compare", a, a]) == 0  # commands that do not train do not read it
 
 
 def test_no_process_to_be_had_means_the_evaluation_stays_here(monkeypatch):
