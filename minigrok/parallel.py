@@ -19,6 +19,7 @@ import contextlib
 import multiprocessing
 import os
 import sys
+import threading
 import time
 
 from . import threads
@@ -51,6 +52,21 @@ def start_worker(n_threads=threads.DEFAULT_THREADS):
     threads.set_blas_threads(n_threads)
 
 
+def start_pool_worker():
+    """A pool worker's first call: start_worker, and end the worker once the process that
+    started the pool is gone (killed: a ProcessPoolExecutor's workers would wait for work
+    forever). A unit it was training continues from its last checkpoint on the next run."""
+    start_worker()
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="minigrok-parent-watch", daemon=True).start()
+
+
 @contextlib.contextmanager
 def executor(workers=1, scheduler=None):
     """The executor units are submitted to: workers == 1 runs them here; workers > 1 in
@@ -68,7 +84,7 @@ def executor(workers=1, scheduler=None):
         return
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked BLAS state
     with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context,
-                                                initializer=start_worker) as pool:
+                                                initializer=start_pool_worker) as pool:
         yield pool
 
 

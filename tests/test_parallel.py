@@ -114,6 +114,38 @@ def test_a_killed_worker_loses_no_finished_unit(tmp_path, capsys):
     assert_same_results(ref, out)
 
 
+def test_the_pool_workers_end_with_the_sweep_that_started_them(tmp_path):
+    """SIGKILL the sweep itself once its pool workers train: they end within seconds (a
+    ProcessPoolExecutor's workers would wait for work forever). What they trained is kept
+    as a killed worker's is (test_a_killed_worker_loses_no_finished_unit)."""
+    args = ["sweep", "--p", "23", "--epochs", "3000", "--checkpoint-every", "100", "--rates", "0.5",
+            "--seeds", "0,1", "--quiet", "--workers", "2", "--out", str(tmp_path / "out")]
+    env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen([sys.executable, "-m", "minigrok", *args], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    runs, deadline, workers = tmp_path / "out" / "runs", time.time() + 120, []
+    while time.time() < deadline and proc.poll() is None and not (
+            len(workers) == 2 and runs.is_dir() and any((runs / r / "checkpoints").is_dir() for r in os.listdir(runs))):
+        workers = _pool_workers(proc.pid)  # and wait until they train
+        time.sleep(0.05)
+    assert len(workers) == 2
+    proc.kill()
+    proc.wait()
+    deadline = time.time() + 30
+    while time.time() < deadline and any(map(_running, workers)):
+        time.sleep(0.1)
+    assert not any(map(_running, workers))
+
+
+def _running(pid):
+    """Is pid a process that has not ended (gone, or a zombie no one reaped)?"""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def test_the_same_seed_gives_the_same_bits_on_any_blas_thread_count(tmp_path):
     """The command line pins the BLAS to one thread (--blas-threads 1), whatever the
     environment asked for when NumPy loaded: the same run under OPENBLAS_NUM_THREADS=1
