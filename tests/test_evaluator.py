@@ -9,6 +9,7 @@ import time
 
 import numpy as np
 import pytest
+from processes import running
 
 from minigrok import evaluator, threads, train
 from minigrok.data import modular_dataset
@@ -149,22 +150,13 @@ def test_the_evaluation_process_ends_with_its_caller():
               "print(ev.process.pid, flush=True); time.sleep(60)\n")
     caller = subprocess.Popen([sys.executable, "-c", script, ROOT], stdout=subprocess.PIPE, text=True)
     child = int(caller.stdout.readline())
-    assert _alive(child)
+    assert running(child)
     caller.send_signal(signal.SIGKILL)
     caller.wait()
     deadline = time.time() + 20
-    while _alive(child) and time.time() < deadline:
+    while running(child) and time.time() < deadline:
         time.sleep(0.05)
-    assert not _alive(child)
-
-
-def _alive(pid):
-    """Is pid a live process (not gone, not a zombie)?"""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
+    assert not running(child)
 
 
 @pytest.mark.parametrize("setting, allowed, n_evals, expected", [

@@ -8,6 +8,7 @@ import sys
 import time
 
 import pytest
+from processes import running
 from test_store import assert_same_results
 
 import minigrok.cluster as cluster
@@ -132,18 +133,9 @@ def test_the_pool_workers_end_with_the_sweep_that_started_them(tmp_path):
     proc.kill()
     proc.wait()
     deadline = time.time() + 30
-    while time.time() < deadline and any(map(_running, workers)):
+    while time.time() < deadline and any(map(running, workers)):
         time.sleep(0.1)
-    assert not any(map(_running, workers))
-
-
-def _running(pid):
-    """Is pid a process that has not ended (gone, or a zombie no one reaped)?"""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
+    assert not any(map(running, workers))
 
 
 def test_the_same_seed_gives_the_same_bits_on_any_blas_thread_count(tmp_path):
