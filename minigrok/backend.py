@@ -43,11 +43,17 @@ def set_backend(name):
 def backend_name():
     """Name of the selected backend ('numpy' unless set or MINIGROK_BACKEND says otherwise)."""
     if _current["name"] is None:
-        name = os.environ.get("MINIGROK_BACKEND", "numpy") or "numpy"
-        if name not in BACKENDS:
-            raise MinigrokError(f"MINIGROK_BACKEND={name!r} is not allowed: give {', '.join(BACKENDS)}")
-        set_backend(name)
+        set_backend(env_backend())
     return _current["name"]
+
+
+def env_backend():
+    """The backend MINIGROK_BACKEND names (numpy when unset or empty); a one-line refusal
+    naming the variable for anything else."""
+    name = os.environ.get("MINIGROK_BACKEND", "") or "numpy"
+    if name not in BACKENDS:
+        raise MinigrokError(f"MINIGROK_BACKEND={name!r} is not allowed: give {', '.join(BACKENDS)}")
+    return name
 
 
 def get_xp():

@@ -13,7 +13,7 @@ import numpy as np
 
 from . import evaluator, io
 from .data import TASK_DEFAULTS
-from .backend import BACKENDS
+from .backend import env_backend
 from .errors import MinigrokError
 from .fmt import fmt_acc, fmt_epoch
 from .models import MODELS
@@ -263,8 +263,8 @@ def main(argv=None):
         if hasattr(args, "blas_threads"):  # the commands that train
             set_blas_threads(check_setting("blas_threads", args.blas_threads))  # before any numerical work
             evaluator.setting()  # MINIGROK_EVAL_PROCESS: refused here, before anything is written
-        if "backend" in args and args.backend not in BACKENDS and args.backend == os.environ.get("MINIGROK_BACKEND"):
-            raise MinigrokError(f"MINIGROK_BACKEND={args.backend!r} is not allowed: give {', '.join(BACKENDS)}")
+        if "backend" in args and "backend" not in args.given:  # its default came from MINIGROK_BACKEND
+            env_backend()
         with np.errstate(all="ignore"):  # a NaN or inf loss is caught and reported as divergence
             COMMANDS[args.command](args)
     except MinigrokError as exc:

@@ -55,7 +55,8 @@ MIN_EVALS = 500  # evaluations left in the loop
 MIN_SECONDS = 1e-3  # one evaluation here
 ENV = "MINIGROK_EVAL_PROCESS"
 CHOICES = ("auto", "on", "off")
-READY, EVALUATE, RESULT, FAILED = b"ready", b"e", b"=", b"!"  # the process's short messages
+READY = b"ready " + THIS_FILE.encode()  # names the code the process runs: the caller's, or it is not used
+EVALUATE, RESULT, FAILED = b"e", b"=", b"!"  # the process's other short messages
 
 
 def setting():
@@ -143,11 +144,11 @@ class Overlapped(InProcess):
         if not self._send(pickle.dumps(("start", (name, size, x, y, objective)))):
             self._stop()
         elif wait:  # start synchronously: the process evaluates from the first submit
-            self.ready = self._receive() == READY + THIS_FILE.encode()
+            self.ready = self._receive() == READY
 
     def submit(self, params):
         if not self.ready and self.process is not None and self.conn.poll():
-            self.ready = (self._receive() == READY + THIS_FILE.encode()  # it runs this very code
+            self.ready = (self._receive() == READY  # it runs this very code
                           and min(self.seconds_here, default=1e9) >= self.min_seconds)
             if not self.ready:
                 self._stop()
@@ -268,7 +269,7 @@ def serve(conn_fd, shared):
     try:
         _, (model_name, size, x, y, objective) = pickle.loads(conn.recv_bytes())
         model, buffer, params = MODELS[model_name], mmap.mmap(shared, size), None
-        conn.send_bytes(READY + THIS_FILE.encode())
+        conn.send_bytes(READY)
         while True:
             message = conn.recv_bytes()
             if message != EVALUATE:
